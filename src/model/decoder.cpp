@@ -1,0 +1,150 @@
+#include "model/decoder.h"
+
+#include <cmath>
+#include <limits>
+
+#include "model/torch_compat.h"
+
+namespace llmtune::model {
+
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, torch::TensorOptions options) {
+    weight = register_parameter("weight", torch::empty({out, in}, options));
+    if (has_bias) bias = register_parameter("bias", torch::empty({out}, options));
+}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return torch::linear(x, weight, bias); }
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, torch::TensorOptions options) {
+    weight = register_parameter("weight", torch::empty({vocab, dim}, options));
+}
+
+torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) { return torch::embedding(weight, ids); }
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, torch::TensorOptions options) : eps(eps_) {
+    weight = register_parameter("weight", torch::ones({dim}, options));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+    auto xf = x.to(torch::kFloat32);
+    auto normed = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+    return weight * normed.to(x.scalar_type());
+}
+
+AttentionImpl::AttentionImpl(const ModelConfig& cfg, torch::TensorOptions options)
+    : nh_(cfg.num_attention_heads), nkv_(cfg.num_key_value_heads), hd_(cfg.head_dim) {
+    const int64_t h = cfg.hidden_size;
+    q_proj = register_module("q_proj", Linear(h, cfg.q_dim(), cfg.qkv_bias, options));
+    k_proj = register_module("k_proj", Linear(h, cfg.kv_dim(), cfg.qkv_bias, options));
+    v_proj = register_module("v_proj", Linear(h, cfg.kv_dim(), cfg.qkv_bias, options));
+    o_proj = register_module("o_proj", Linear(cfg.q_dim(), h, cfg.o_bias, options));
+    if (cfg.qk_norm) {
+        q_norm = register_module("q_norm", RMSNorm(hd_, cfg.rms_norm_eps, options));
+        k_norm = register_module("k_norm", RMSNorm(hd_, cfg.rms_norm_eps, options));
+    }
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+                                     const torch::Tensor& sin, const torch::Tensor& bias,
+                                     KVCache* cache, int64_t layer) {
+    const int64_t b = x.size(0), t = x.size(1);
+    auto q = q_proj(x).view({b, t, nh_, hd_});   // (B, T, nh, hd)
+    auto k = k_proj(x).view({b, t, nkv_, hd_});  // (B, T, nkv, hd)
+    auto v = v_proj(x).view({b, t, nkv_, hd_});
+    if (q_norm) {
+        q = q_norm(q);
+        k = k_norm(k);
+    }
+    q = Rope::apply(q.transpose(1, 2), cos, sin);  // (B, nh, T, hd)
+    k = Rope::apply(k.transpose(1, 2), cos, sin);  // (B, nkv, T, hd)
+    v = v.transpose(1, 2);
+    if (cache) std::tie(k, v) = cache->append(layer, k, v);  // (B, nkv, S, hd)
+    auto out = compat::grouped_attention(q, k, v, bias, 1.0 / std::sqrt(static_cast<double>(hd_)));
+    return o_proj(out.transpose(1, 2).reshape({b, t, nh_ * hd_}));
+}
+
+MlpImpl::MlpImpl(const ModelConfig& cfg, torch::TensorOptions options) {
+    gate_proj = register_module("gate_proj", Linear(cfg.hidden_size, cfg.intermediate_size, false, options));
+    up_proj = register_module("up_proj", Linear(cfg.hidden_size, cfg.intermediate_size, false, options));
+    down_proj = register_module("down_proj", Linear(cfg.intermediate_size, cfg.hidden_size, false, options));
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+    return down_proj(torch::silu(gate_proj(x)) * up_proj(x));  // (B, T, I) -> (B, T, H)
+}
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& cfg, torch::TensorOptions options) {
+    self_attn = register_module("self_attn", Attention(cfg, options));
+    mlp = register_module("mlp", Mlp(cfg, options));
+    input_layernorm = register_module("input_layernorm", RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, options));
+    post_attention_layernorm =
+        register_module("post_attention_layernorm", RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, options));
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+                                        const torch::Tensor& sin, const torch::Tensor& bias,
+                                        KVCache* cache, int64_t layer) {
+    auto h = x + self_attn(input_layernorm(x), cos, sin, bias, cache, layer);
+    return h + mlp(post_attention_layernorm(h));
+}
+
+DecoderStackImpl::DecoderStackImpl(const ModelConfig& cfg, torch::TensorOptions options) {
+    embed_tokens = register_module("embed_tokens", Embedding(cfg.vocab_size, cfg.hidden_size, options));
+    layers = register_module("layers", torch::nn::ModuleList());
+    for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) layers->push_back(DecoderLayer(cfg, options));
+    norm = register_module("norm", RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, options));
+}
+
+CausalLMImpl::CausalLMImpl(const ModelConfig& cfg, torch::TensorOptions options)
+    : cfg_(cfg), options_(options), rope_(cfg) {
+    model = register_module("model", DecoderStack(cfg, options));
+    if (!cfg.tie_word_embeddings)
+        lm_head = register_module("lm_head", Linear(cfg.hidden_size, cfg.vocab_size, false, options));
+}
+
+torch::Tensor CausalLMImpl::lm_head_weight() const {
+    return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+torch::Tensor causal_bias(int64_t past, int64_t t, int64_t window, torch::TensorOptions options) {
+    auto dev = options.device();
+    auto qpos = torch::arange(past, past + t, torch::dtype(torch::kInt64).device(dev)).unsqueeze(1);
+    auto kpos = torch::arange(0, past + t, torch::dtype(torch::kInt64).device(dev)).unsqueeze(0);
+    auto allowed = kpos <= qpos;  // (T, S)
+    if (window > 0) allowed = allowed & (qpos - kpos < window);
+    // The dtype's lowest finite value rather than -inf, as transformers does, so a row with
+    // nothing allowed gives a uniform softmax instead of NaN.
+    double lowest = options.dtype() == torch::kBFloat16 ? -3.3895313892515355e38
+                    : options.dtype() == torch::kFloat16 ? -65504.0
+                                                         : std::numeric_limits<float>::lowest();
+    auto zero = torch::zeros({}, options);
+    auto neg = torch::full({}, lowest, options);
+    return torch::where(allowed, zero, neg).view({1, 1, t, past + t});
+}
+
+torch::Tensor CausalLMImpl::hidden_states(const ForwardArgs& args) {
+    const int64_t b = args.input_ids.size(0), t = args.input_ids.size(1);
+    const int64_t past = args.cache ? args.cache->length() : 0;
+    auto positions = args.position_ids;
+    if (!positions.defined())
+        positions = torch::arange(past, past + t, torch::dtype(torch::kInt64).device(options_.device()))
+                        .unsqueeze(0)
+                        .expand({b, t});
+    auto bias = args.attention_bias;
+    // A single new position with no window may attend to every cached key: no mask needed.
+    bool needs_mask = t > 1 || (cfg_.sliding_window > 0 && past + t > cfg_.sliding_window);
+    if (!bias.defined() && needs_mask) bias = causal_bias(past, t, cfg_.sliding_window, options_);
+    auto [cos, sin] = rope_.cos_sin(positions, options_.dtype().toScalarType());
+    auto h = model->embed_tokens(args.input_ids);  // (B, T, H)
+    for (size_t i = 0; i < model->layers->size(); ++i)
+        h = model->layers[i]->as<DecoderLayer>()->forward(h, cos, sin, bias, args.cache, static_cast<int64_t>(i));
+    if (args.cache) args.cache->commit(t);
+    return model->norm(h);
+}
+
+torch::Tensor CausalLMImpl::forward(const ForwardArgs& args) {
+    auto h = hidden_states(args);
+    if (args.last_position_only) h = h.narrow(1, h.size(1) - 1, 1);
+    return torch::linear(h, lm_head_weight()).to(torch::kFloat32);
+}
+
+}  // namespace llmtune::model
