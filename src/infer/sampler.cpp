@@ -57,22 +57,17 @@ int64_t Sampler::sample(const torch::Tensor& logits_tensor, const std::vector<in
         std::partial_sort(order.begin(), order.begin() + params_.top_k, order.end(), by_logit);
         // Ties with the k-th logit are kept, as transformers' TopK does.
         float kth = logits[order[params_.top_k - 1]];
-        keep = static_cast<size_t>(params_.top_k);
-        std::sort(order.begin() + params_.top_k, order.end(), by_logit);
-        while (keep < order.size() && logits[order[keep]] >= kth) ++keep;
+        auto ties_end = std::partition(order.begin() + params_.top_k, order.end(),
+                                       [&](int64_t i) { return logits[i] >= kth; });
+        keep = static_cast<size_t>(ties_end - order.begin());
     } else if (params_.top_p < 1.0 || params_.min_p > 0.0) {
         std::sort(order.begin(), order.end(), by_logit);
-    } else {
-        // No filter: sample over the whole vocabulary in id order, without sorting.
-        order.front() = std::max_element(logits.begin(), logits.end()) - logits.begin();
-        std::iota(order.begin() + 1, order.end(), 0);
-        order.erase(std::remove(order.begin() + 1, order.end(), order.front()), order.end());
-        keep = order.size();
-    }
+    }  // with no filter, `order` stays in id order: no sort needed
 
     auto softmax_over = [&](size_t n) {
         std::vector<double> probs(n);
-        double mx = logits[order[0]], sum = 0;
+        double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+        for (size_t i = 0; i < n; ++i) mx = std::max(mx, static_cast<double>(logits[order[i]]));
         for (size_t i = 0; i < n; ++i) sum += probs[i] = std::exp(static_cast<double>(logits[order[i]]) - mx);
         for (double& p : probs) p /= sum;
         return probs;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "model/gemv.h"
 #include "model/torch_compat.h"
 
 namespace llmtune::model {
@@ -12,7 +13,10 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, torch::TensorOpti
     if (has_bias) bias = register_parameter("bias", torch::empty({out}, options));
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return torch::linear(x, weight, bias); }
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+    if (can_use_single_row_linear(x, weight)) return linear_single_row(x, weight, bias);
+    return torch::linear(x, weight, bias);
+}
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, torch::TensorOptions options) {
     weight = register_parameter("weight", torch::empty({vocab, dim}, options));
@@ -144,7 +148,9 @@ torch::Tensor CausalLMImpl::hidden_states(const ForwardArgs& args) {
 torch::Tensor CausalLMImpl::forward(const ForwardArgs& args) {
     auto h = hidden_states(args);
     if (args.last_position_only) h = h.narrow(1, h.size(1) - 1, 1);
-    return torch::linear(h, lm_head_weight()).to(torch::kFloat32);
+    const auto& w = lm_head_weight();
+    auto logits = can_use_single_row_linear(h, w) ? linear_single_row(h, w, {}) : torch::linear(h, w);
+    return logits.to(torch::kFloat32);
 }
 
 }  // namespace llmtune::model

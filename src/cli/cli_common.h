@@ -1,0 +1,26 @@
+// Shared pieces of the CLI: each subcommand file registers itself on the app through one of
+// these functions, and main() maps exceptions to exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace llmtune::cli {
+
+// Exit codes, as DESIGN.md fixes them.
+enum ExitCode { kOk = 0, kInvalidInput = 1, kUsage = 2, kIo = 3, kInternal = 4 };
+
+void register_model_init(CLI::App& model);
+void register_model_info(CLI::App& model);
+void register_generate(CLI::App& app);
+void register_bench(CLI::App& app);
+
+// Sets torch's intra-op threads; 0 means one per available core.
+void set_threads(int threads);
+
+// Parses "1,2,3" into token ids; invalid_input naming the bad element.
+std::vector<int64_t> parse_id_list(const std::string& text, const std::string& flag);
+
+}  // namespace llmtune::cli

@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+
+#include "common/json_file.h"
+#include "support/test_support.h"
+
+using namespace llmtune;
+using test::run_command;
+
+namespace {
+std::string bin() { return test::llmtune_binary(); }
+}
+
+TEST(Cli, HelpOnEveryCommand) {
+    for (std::string cmd : {"", "model", "model init", "model info", "generate", "bench", "bench decode"}) {
+        auto r = run_command(bin() + " " + cmd + " --help");
+        EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
+        EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;
+    }
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+    EXPECT_EQ(run_command(bin() + " no-such-command").exit_code, 2);
+    EXPECT_EQ(run_command(bin() + " model init --preset tiny").exit_code, 2);  // missing --out
+    EXPECT_EQ(run_command(bin()).exit_code, 2);
+}
+
+TEST(Cli, InvalidInputExitsOneWithErrorAndHint) {
+    test::TempDir tmp;
+    test::write_file(tmp.file("config.json"), "{\"architectures\": [\"BertModel\"]}");
+    auto r = run_command(bin() + " model info " + tmp.path());
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err.rfind("llmtune: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("BertModel"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("\nhint: "), std::string::npos) << r.err;
+}
+
+TEST(Cli, InitInfoGenerateFlow) {
+    test::TempDir tmp;
+    std::string dir = tmp.file("m");
+    auto init = run_command(bin() + " model init --arch llama --preset tiny --tokenizer " +
+                            test::npm_tokenizer_dir("llama2") + " --out " + dir + " --dtype bf16");
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+    auto info = run_command(bin() + " model info --json " + dir);
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    auto j = json::parse(info.out);
+    EXPECT_EQ(j["architecture"], "LlamaForCausalLM");
+    EXPECT_EQ(j["stored_dtypes"].begin().key(), "BF16");
+    EXPECT_TRUE(j["tokenizer"]["chat_template"].get<bool>());
+    auto gen = run_command(bin() + " generate --model " + dir +
+                           " --prompt-ids 1,450,4996 --max-tokens 5 --temperature 0 --json");
+    ASSERT_EQ(gen.exit_code, 0) << gen.err;
+    auto g = json::parse(gen.out);
+    EXPECT_EQ(g["prompt_tokens"], 3);
+    EXPECT_LE(g["tokens"].size(), 5u);
+    // A second init into the same directory must refuse and keep the model.
+    auto again = run_command(bin() + " model init --arch llama --preset tiny --tokenizer " +
+                             test::npm_tokenizer_dir("llama2") + " --out " + dir);
+    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_EQ(run_command(bin() + " model info " + dir).exit_code, 0);
+}
+
+TEST(Cli, BadGenerateArgumentsAreInvalidInput) {
+    test::TempDir tmp;
+    auto r = run_command(bin() + " generate --model " + tmp.path() + " --prompt-ids 1,x,3");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("'x'"), std::string::npos) << r.err;
+    r = run_command(bin() + " generate --model " + tmp.path() + " --prompt-ids 1 --top-p 2");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("top_p"), std::string::npos) << r.err;
+}
