@@ -1,0 +1,42 @@
+// Unicode helpers for the tokenizer: UTF-8 iteration, character classes with the meanings the
+// Hugging Face tokenizers library gives them (Rust's char methods and regex classes), and ICU
+// normalization and lowercasing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace llmtune::tokenizer {
+
+// Decodes the code point at s[i] and advances i. The input must be valid UTF-8.
+char32_t next_code_point(std::string_view s, size_t& i);
+// Length in bytes of the UTF-8 sequence that starts with `lead`.
+inline size_t utf8_length(unsigned char lead) {
+    return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+}
+void append_utf8(std::string& out, char32_t cp);
+// Offset of the first byte that is not part of valid UTF-8, or npos.
+size_t find_invalid_utf8(std::string_view s);
+// `s` with each maximal invalid UTF-8 subsequence replaced by U+FFFD, as Rust's
+// String::from_utf8_lossy and the WHATWG decoder do.
+std::string utf8_lossy(std::string_view s);
+
+// Unicode White_Space (Rust char::is_whitespace, regex \s).
+bool is_whitespace(char32_t cp);
+// Rust regex \w: Alphabetic, marks, decimal numbers, connector punctuation, Join_Control.
+bool is_word_char(char32_t cp);
+// Rust char::is_numeric: general categories Nd, Nl, No.
+bool is_numeric(char32_t cp);
+// ASCII punctuation or a Unicode P* category (the Punctuation pre-tokenizer's test).
+bool is_punctuation(char32_t cp);
+// General categories Mn, Mc, Me (StripAccents).
+bool is_combining_mark(char32_t cp);
+
+enum class NormalForm { nfc, nfd, nfkc, nfkd };
+std::string unicode_normalize(const std::string& s, NormalForm form);
+// Full Unicode lowercase mapping, character by character (no context-dependent rules).
+std::string unicode_lowercase(const std::string& s);
+
+}  // namespace llmtune::tokenizer
