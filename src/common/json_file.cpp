@@ -45,6 +45,10 @@ Json parse_impl(const std::string& text, const std::string& source) {
         throw_invalid(source + ": invalid JSON at " + describe_position(text, byte) + " (" +
                           reason + ")",
                       "fix the JSON syntax; `python3 -m json.tool FILE` shows the same spot");
+    } catch (const nlohmann::json::exception& e) {
+        // e.g. out_of_range for a number too large for a double
+        throw_invalid(source + ": invalid JSON (" + std::string(e.what()) + ")",
+                      "fix the offending value");
     }
 }
 
