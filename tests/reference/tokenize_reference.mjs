@@ -10,8 +10,9 @@
 //   --texts FILE   a JSON array of strings to encode
 //   --ids FILE     a JSON array of id arrays to decode (reported under "decodes")
 //   --engine gpt3  use gpt-3-encoder instead of @lenml/tokenizers (GPT-2 vocabulary only)
-//   --time-mb MB   time encoding a text of about MB megabytes built from the corpus (one
-//                  call, after a warm-up), and write that text to --text-out
+//   --time-mb MB   time encoding a text of about MB megabytes built from a long generated
+//                  corpus (one call, after a warm-up on its first 100 kB), and write that
+//                  text to --text-out so that llmtune can be timed on the same bytes
 //
 // Output (stdout or --out): {"texts": [...], "results": [{"ids", "ids_plain", "decoded",
 // "decoded_skip", "nfc_stable"}], "decodes": [{"decoded", "decoded_skip"}], "timing": {...}}
@@ -93,17 +94,21 @@ function main() {
 
   if (args.time_mb) {
     const target = Number(args.time_mb) * 1024 * 1024;
-    const corpus = buildCorpus(2000);
-    let text = "";
-    for (let i = 0; Buffer.byteLength(text, "utf8") < target; i++) {
-      text += corpus[i % corpus.length] + "\n";
+    // A long generated corpus (few repeats), joined by newlines up to the target size.
+    const corpus = buildCorpus(Math.ceil(target / 50));
+    const parts = [];
+    let bytes = 0;
+    for (let i = 0; bytes < target; i++) {
+      const s = corpus[i % corpus.length] + "\n";
+      parts.push(s);
+      bytes += Buffer.byteLength(s, "utf8");
     }
+    const text = parts.join("");
     if (args.text_out) fs.writeFileSync(args.text_out, text, "utf8");
     engine.encode(text.slice(0, 100000), false);  // warm-up (JIT)
     const t0 = process.hrtime.bigint();
     const ids = engine.encode(text, false);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const bytes = Buffer.byteLength(text, "utf8");
     output.timing = { bytes, seconds, tokens: ids.length, mb_per_s: bytes / 1e6 / seconds };
   }
 

@@ -31,6 +31,10 @@ struct ParityCase {
     bool lossless;
 };
 
+void PrintTo(const ParityCase& c, std::ostream* os) {
+    *os << c.name << "/" << c.engine;
+}
+
 std::string gpt2_dir() {
     static TempDir* dir = [] {
         auto* d = new TempDir();  // lives for the whole test program
