@@ -64,7 +64,8 @@ AddedVocabulary::AddedVocabulary(const JsonPath& added_tokens, const Normalizer*
             t.expect_object();
             AddedToken a;
             a.id = t.at("id").integer();
-            if (a.id < 0) t.at("id").fail("expected a non-negative id");
+            if (a.id < 0 || a.id >= (int64_t(1) << 26))
+                t.at("id").fail("expected an id from 0 to 2^26 - 1");
             a.content = t.string("content");
             a.single_word = t.boolean_or("single_word", false);
             a.lstrip = t.boolean_or("lstrip", false);

@@ -68,6 +68,7 @@ std::string byte_token(unsigned b) {
 
 BpeModel::BpeModel(const JsonPath& config) {
     config.expect_object();
+    cache_.reserve(kCacheCapacity);
     if (config.has("dropout")) {
         double dropout = config.at("dropout").number();
         if (dropout > 0.0)
@@ -80,8 +81,11 @@ BpeModel::BpeModel(const JsonPath& config) {
     int64_t max_id = -1;
     vocab_.reserve(vocab.size());
     for (auto it = vocab.value().begin(); it != vocab.value().end(); ++it) {
-        if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > INT32_MAX)
-            vocab.get(it.key().c_str()).fail("expected a non-negative integer id");
+        // Ids index arrays here and embedding rows in the model: 2^26 is far beyond any
+        // real vocabulary and keeps a corrupt file from allocating gigabytes.
+        if (!it->is_number_integer() || it->get<int64_t>() < 0 ||
+            it->get<int64_t>() >= (int64_t(1) << 26))
+            vocab.get(it.key().c_str()).fail("expected an integer id from 0 to 2^26 - 1");
         int64_t id = it->get<int64_t>();
         vocab_.emplace(it.key(), static_cast<int32_t>(id));
         max_id = std::max(max_id, id);
@@ -245,6 +249,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
         }
     };
     std::vector<Candidate> heap;
+    heap.reserve(symbols.size());
     auto push = [&](int32_t pos) {
         int32_t next = symbols[pos].next;
         if (next < 0) return;

@@ -6,6 +6,7 @@
 
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "common/error.h"
 #include "support/test_support.h"
@@ -264,6 +265,36 @@ TEST(TokenizerRealFiles, UnknownIdsAreSkippedAndNegativeIdsRejected) {
     EXPECT_EQ(tok->decode(padded), tok->decode(ids));
     EXPECT_EQ(tok->pieces({tok->vocab_size() + 10})[0], "");
     EXPECT_THROW(tok->decode({-1}), Error);
+}
+
+TEST(TokenizerRealFiles, ConcurrentEncodingMatchesSequential) {
+    auto tok = Tokenizer::load(npm_tokenizer_dir("qwen3"));
+    std::vector<std::string> texts;
+    std::mt19937 rng(7);
+    const char* words[] = {
+        "alpha",        " beta",  "\xE4\xBD\xA0\xE5\xA5\xBD", " 12345", "\n\n",
+        "<|im_start|>", " don't", "\xF0\x9F\x98\x80",         "  ",     "gamma!"};
+    for (int i = 0; i < 400; ++i) {
+        std::string t;
+        for (int k = 0; k < 30; ++k)
+            t += words[rng() % 10];
+        texts.push_back(t);
+    }
+    std::vector<std::vector<int64_t>> expected;
+    for (const auto& t : texts)
+        expected.push_back(tok->encode(t));
+    std::vector<int> failures(4, 0);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < 4; ++w)
+        threads.emplace_back([&, w] {
+            for (int round = 0; round < 3; ++round)
+                for (size_t i = w; i < texts.size(); i += 1 + w)
+                    if (tok->encode(texts[i]) != expected[i]) ++failures[w];
+        });
+    for (auto& th : threads)
+        th.join();
+    for (int w = 0; w < 4; ++w)
+        EXPECT_EQ(failures[w], 0) << "worker " << w;
 }
 
 }  // namespace
