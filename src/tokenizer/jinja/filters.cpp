@@ -44,10 +44,6 @@ Value attr_path(const Value& item, const std::string& path) {
     return cur;
 }
 
-std::string lowered_if(const Value& v, bool lower) {
-    return lower ? to_lower(v.str()) : v.str();
-}
-
 // Sort key comparison with Jinja2's case folding of strings.
 int compare_keys(const Value& a, const Value& b, bool case_sensitive) {
     if (!case_sensitive && a.is_string() && b.is_string())

@@ -43,6 +43,24 @@ int64_t checked(bool overflow, int64_t v) {
     return v;
 }
 
+// Arguments are evaluated in an unspecified order, so the overflow check must complete
+// before the result is read.
+int64_t arith_add(int64_t a, int64_t b) {
+    int64_t r = 0;
+    bool overflow = __builtin_add_overflow(a, b, &r);
+    return checked(overflow, r);
+}
+int64_t arith_sub(int64_t a, int64_t b) {
+    int64_t r = 0;
+    bool overflow = __builtin_sub_overflow(a, b, &r);
+    return checked(overflow, r);
+}
+int64_t arith_mul(int64_t a, int64_t b) {
+    int64_t r = 0;
+    bool overflow = __builtin_mul_overflow(a, b, &r);
+    return checked(overflow, r);
+}
+
 }  // namespace
 
 std::string undefined_message(const Value& v) {
@@ -69,16 +87,9 @@ Value binary_op(Evaluator& ev, const std::string& op, const Value& l, const Valu
         bool ints = is_intlike(l) && is_intlike(r);
         int64_t a = l.as_int(), b = r.as_int();
         double x = l.as_double(), y = r.as_double();
-        int64_t res;
-        if (op == "+")
-            return ints ? Value::integer(checked(__builtin_add_overflow(a, b, &res), res))
-                        : Value::floating(x + y);
-        if (op == "-")
-            return ints ? Value::integer(checked(__builtin_sub_overflow(a, b, &res), res))
-                        : Value::floating(x - y);
-        if (op == "*")
-            return ints ? Value::integer(checked(__builtin_mul_overflow(a, b, &res), res))
-                        : Value::floating(x * y);
+        if (op == "+") return ints ? Value::integer(arith_add(a, b)) : Value::floating(x + y);
+        if (op == "-") return ints ? Value::integer(arith_sub(a, b)) : Value::floating(x - y);
+        if (op == "*") return ints ? Value::integer(arith_mul(a, b)) : Value::floating(x * y);
         if (op == "/") {
             if (y == 0) throw EvalError("division by zero");
             return Value::floating(x / y);
@@ -106,8 +117,8 @@ Value binary_op(Evaluator& ev, const std::string& op, const Value& l, const Valu
             if (ints && b >= 0) {
                 int64_t out = 1, base = a;
                 for (int64_t e = b; e > 0; e >>= 1) {
-                    if (e & 1) out = checked(__builtin_mul_overflow(out, base, &out), out);
-                    if (e > 1) base = checked(__builtin_mul_overflow(base, base, &base), base);
+                    if (e & 1) out = arith_mul(out, base);
+                    if (e > 1) base = arith_mul(base, base);
                 }
                 return Value::integer(out);
             }

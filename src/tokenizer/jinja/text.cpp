@@ -386,7 +386,7 @@ std::string json_quote(const std::string& s, bool ensure_ascii) {
                 out += "\\f";
                 break;
             default:
-                if (c < 0x20 || (ensure_ascii && c > 0x7e && c != 0x7f)) {
+                if (c < 0x20 || (ensure_ascii && c > 0x7e)) {
                     if (c >= 0x10000) {
                         char32_t v = c - 0x10000;
                         std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x",
