@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "model/gemv.h"
+#include "model/inference_kernels.h"
 #include "model/torch_compat.h"
 
 namespace llmtune::model {
@@ -29,6 +30,8 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, torch::TensorOptions options)
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+    if (use_inference_kernels(x) && x.scalar_type() == weight.scalar_type())
+        return rms_norm_inference(x, weight, eps);
     auto xf = x.to(torch::kFloat32);
     auto normed = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
     return weight * normed.to(x.scalar_type());
@@ -58,11 +61,15 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
         q = q_norm(q);
         k = k_norm(k);
     }
-    q = Rope::apply(q.transpose(1, 2), cos, sin);  // (B, nh, T, hd)
-    k = Rope::apply(k.transpose(1, 2), cos, sin);  // (B, nkv, T, hd)
+    const bool fused = use_inference_kernels(x);
+    q = fused ? rope_inference(q.transpose(1, 2), cos, sin) : Rope::apply(q.transpose(1, 2), cos, sin);  // (B, nh, T, hd)
+    k = fused ? rope_inference(k.transpose(1, 2), cos, sin) : Rope::apply(k.transpose(1, 2), cos, sin);  // (B, nkv, T, hd)
     v = v.transpose(1, 2);
     if (cache) std::tie(k, v) = cache->append(layer, k, v);  // (B, nkv, S, hd)
-    auto out = compat::grouped_attention(q, k, v, bias, 1.0 / std::sqrt(static_cast<double>(hd_)));
+    const double scale = 1.0 / std::sqrt(static_cast<double>(hd_));
+    // One query position seeing every key (decoding): the fused kernel; otherwise matmuls.
+    const bool one_query = fused && t == 1 && !bias.defined() && k.stride(3) == 1 && v.stride(3) == 1;
+    auto out = one_query ? single_query_attention(q, k, v, scale) : compat::grouped_attention(q, k, v, bias, scale);
     return o_proj(out.transpose(1, 2).reshape({b, t, nh_ * hd_}));
 }
 

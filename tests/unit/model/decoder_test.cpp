@@ -116,6 +116,16 @@ TEST_P(DecoderTest, MatchesTheNaiveReference) {
     EXPECT_LT((ours - ref).abs().max().item<double>(), 1e-4);
 }
 
+TEST_P(DecoderTest, AutogradPathMatchesTheNaiveReference) {
+    // With gradients on, the fused inference kernels step aside for plain torch ops.
+    auto lm = make(tiny(GetParam()));
+    auto ids = some_ids(7);
+    auto ours = lm->forward({torch::tensor(ids).unsqueeze(0)})[0];
+    ASSERT_TRUE(ours.requires_grad());
+    torch::NoGradGuard g;
+    EXPECT_LT((ours.to(torch::kFloat64) - reference_logits(lm, ids)).abs().max().item<double>(), 1e-4);
+}
+
 TEST_P(DecoderTest, KVCacheDecodingMatchesFullForward) {
     auto lm = make(tiny(GetParam()));
     auto ids = some_ids(12);
