@@ -12,7 +12,7 @@ Progress::Progress(std::string label, int64_t total, std::string unit)
 }
 
 Progress::~Progress() {
-    if (!finished_ && tty_) std::fputs("\n", stderr);
+    if (!finished_ && tty_ && drawn_) std::fputs("\n", stderr);
 }
 
 void Progress::advance(int64_t n) {
@@ -20,6 +20,7 @@ void Progress::advance(int64_t n) {
     auto now = std::chrono::steady_clock::now();
     if (tty_ && now - last_draw_ > std::chrono::milliseconds(100)) {
         last_draw_ = now;
+        drawn_ = true;
         draw(false);
     }
 }
@@ -27,7 +28,7 @@ void Progress::advance(int64_t n) {
 void Progress::finish() {
     if (finished_) return;
     finished_ = true;
-    if (tty_) draw(true);
+    if (tty_ && drawn_) draw(true);  // work too quick to have shown a bar leaves no line
 }
 
 void Progress::draw(bool final) {

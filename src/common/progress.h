@@ -21,7 +21,7 @@ private:
     void draw(bool final);
     std::string label_, unit_;
     int64_t total_, done_ = 0;
-    bool tty_, finished_ = false;
+    bool tty_, finished_ = false, drawn_ = false;
     std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/progress.h"
 #include "model/torch_compat.h"
 
 namespace llmtune::model {
@@ -95,13 +96,16 @@ CausalLM load_causal_lm(const std::string& dir, const LoadOptions& options) {
     }
 
     torch::NoGradGuard no_grad;
+    Progress progress("loading", count_parameters(cfg), "params");
     for (auto& p : params) {
+        progress.advance(p.value().numel());
         torch::Tensor src = ck.tensor(p.key());
         if (src.scalar_type() == options.dtype && options.device.is_cpu())
             p.value().set_data(src);  // zero-copy: the parameter aliases the mapping
         else
             p.value().set_data(src.to(options.device, options.dtype));
     }
+    progress.finish();
     return lm;
 }
 

@@ -98,7 +98,9 @@ void init_random_weights(CausalLM& model, uint64_t seed) {
     torch::NoGradGuard no_grad;
     auto gen = at::detail::createCPUGenerator(seed);
     const double std = model->config().initializer_range;
+    Progress progress("initializing", count_parameters(model->config()), "params");
     for (auto& p : model->named_parameters(true)) {
+        progress.advance(p.value().numel());
         const std::string& name = p.key();
         auto f32 = torch::empty(p.value().sizes(), torch::kFloat32);
         if (name.find("norm.weight") != std::string::npos || name.find("layernorm") != std::string::npos)
@@ -109,6 +111,7 @@ void init_random_weights(CausalLM& model, uint64_t seed) {
             f32.normal_(0.0, std, gen);
         p.value().copy_(f32);
     }
+    progress.finish();
 }
 
 namespace {

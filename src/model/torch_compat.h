@@ -16,8 +16,8 @@ inline torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tens
                                        double scale) {
     const int64_t b = q.size(0), nh = q.size(1), t = q.size(2), hd = q.size(3);
     const int64_t nkv = k.size(1), s = k.size(2), g = nh / nkv;
-#if TORCH_VERSION_MAJOR >= 2
-    // torch 2.x has a fused kernel; it wants as many key heads as query heads.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+    // torch 2.1+ has a fused kernel (with the `scale` argument); it wants as many key heads as query heads.
     auto ke = k.unsqueeze(2).expand({b, nkv, g, s, hd}).reshape({b, nh, s, hd});
     auto ve = v.unsqueeze(2).expand({b, nkv, g, s, hd}).reshape({b, nh, s, hd});
     return at::scaled_dot_product_attention(q, ke, ve, bias.defined() ? bias.to(q.scalar_type()) : bias,
