@@ -95,6 +95,11 @@ TEST(ChatTemplateApi, InputsReachTheTemplate) {
     in.bos_token = "<s>";
     in.add_generation_prompt = true;
     EXPECT_EQ(t.render(in), R"(True True True False part [{"z": 1, "a": "ü"}])");
+    // llmtune::json (sorted keys) converts implicitly.
+    json plain =
+        json::parse(R"([{"role": "user", "content": [{"text": "from json", "type": "text"}]}])");
+    in.messages = plain;
+    EXPECT_EQ(t.render(in), R"(True True True False from json [{"z": 1, "a": "ü"}])");
     in.messages = "not a list";
     EXPECT_THROW(t.render(in), Error);
 }
