@@ -16,6 +16,8 @@ void register_model_init(CLI::App& model);
 void register_model_info(CLI::App& model);
 void register_generate(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_tokenize(CLI::App& app);  // tokenize and detokenize
+void register_chat_template(CLI::App& app);
 
 // Sets torch's intra-op threads; 0 means one per available core.
 void set_threads(int threads);

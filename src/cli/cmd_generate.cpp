@@ -4,6 +4,7 @@
 #include "cli/cli_common.h"
 #include "common/error.h"
 #include "infer/generator.h"
+#include "infer/tokenizer_decoder.h"
 #include "model/loader.h"
 
 namespace llmtune::cli {
@@ -20,7 +21,7 @@ torch::Dtype default_dtype(const model::ModelConfig& cfg) {
 
 void register_generate(CLI::App& app) {
     struct Args {
-        std::string model_dir, prompt_ids, dtype, device = "cpu";
+        std::string model_dir, prompt, prompt_ids, dtype, device = "cpu";
         infer::GenerationParams gen;
         int threads = 0;
         bool json = false;
@@ -29,7 +30,10 @@ void register_generate(CLI::App& app) {
     args->gen.max_tokens = 128;
     auto* cmd = app.add_subcommand("generate", "Generate a continuation of a prompt");
     cmd->add_option("--model", args->model_dir, "a Hugging Face model directory")->required();
-    cmd->add_option("--prompt-ids", args->prompt_ids, "the prompt as token ids, e.g. 1,2,3")->required();
+    auto* prompt = cmd->add_option("--prompt", args->prompt, "the prompt text (tokenized with the model's tokenizer)");
+    auto* ids = cmd->add_option("--prompt-ids", args->prompt_ids, "the prompt as token ids, e.g. 1,2,3");
+    prompt->excludes(ids);
+    cmd->add_option("--stop", args->gen.stop, "stop before this string (repeatable)");
     cmd->add_option("--max-tokens", args->gen.max_tokens, "new tokens at most")->capture_default_str();
     cmd->add_option("--temperature", args->gen.sampling.temperature, "0 = greedy")->capture_default_str();
     cmd->add_option("--top-k", args->gen.sampling.top_k, "keep the k most likely tokens (0 = off)")
@@ -47,26 +51,44 @@ void register_generate(CLI::App& app) {
     cmd->callback([args] {
         set_threads(args->threads);
         args->gen.sampling.validate();
-        auto prompt = parse_id_list(args->prompt_ids, "--prompt-ids");
+        if (args->prompt.empty() == args->prompt_ids.empty())
+            throw_invalid("give exactly one of --prompt and --prompt-ids");
+        std::vector<int64_t> prompt;
+        if (!args->prompt_ids.empty()) prompt = parse_id_list(args->prompt_ids, "--prompt-ids");
         auto cfg = model::load_model_config(args->model_dir);
+        // The tokenizer is needed for text in or out; with bare ids it is used when present.
+        std::shared_ptr<tokenizer::Tokenizer> tok;
+        try {
+            tok = tokenizer::Tokenizer::load(args->model_dir);
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::not_found || !args->prompt.empty()) throw;
+        }
+        if (!args->prompt.empty()) prompt = tok->encode(args->prompt, /*add_special_tokens=*/true);
         model::LoadOptions lo;
         lo.dtype = args->dtype.empty() ? default_dtype(cfg) : model::parse_dtype(args->dtype);
         lo.device = model::parse_device(args->device);
         auto lm = model::load_causal_lm(args->model_dir, lo);
         auto params = args->gen;
         params.eos_ids = infer::load_eos_ids(args->model_dir, cfg);
+        std::unique_ptr<infer::TokenizerDecoder> decoder;
+        if (tok) decoder = std::make_unique<infer::TokenizerDecoder>(tok);
         bool first = true;
-        auto on_token = [&](int64_t tok, const std::string&) {
-            if (!args->json && tok >= 0) {
-                std::printf("%s%lld", first ? "" : ",", static_cast<long long>(tok));
-                std::fflush(stdout);
+        // Streams text when there is a tokenizer, ids otherwise.
+        auto on_token = [&](int64_t id, const std::string& text) {
+            if (args->json) return true;
+            if (decoder) {
+                std::fputs(text.c_str(), stdout);
+            } else if (id >= 0) {
+                std::printf("%s%lld", first ? "" : ",", static_cast<long long>(id));
                 first = false;
             }
+            std::fflush(stdout);
             return true;
         };
-        auto r = infer::generate(lm, prompt, params, nullptr, on_token);
+        auto r = infer::generate(lm, prompt, params, decoder.get(), on_token);
         if (args->json) {
-            ordered_json j = {{"tokens", r.tokens},
+            ordered_json j = {{"text", r.text},
+                              {"tokens", r.tokens},
                               {"finish_reason", r.finish_reason},
                               {"prompt_tokens", r.prompt_tokens},
                               {"completion_tokens", r.tokens.size()},

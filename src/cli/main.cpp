@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
     model->require_subcommand(1);
     register_model_init(*model);
     register_model_info(*model);
+    register_tokenize(app);
+    register_chat_template(app);
     register_generate(app);
     register_bench(app);
 

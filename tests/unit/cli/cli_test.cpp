@@ -11,7 +11,8 @@ std::string bin() { return test::llmtune_binary(); }
 }
 
 TEST(Cli, HelpOnEveryCommand) {
-    for (std::string cmd : {"", "model", "model init", "model info", "generate", "bench", "bench decode"}) {
+    for (std::string cmd : {"", "model", "model init", "model info", "generate", "bench", "bench decode",
+                            "tokenize", "detokenize", "chat-template"}) {
         auto r = run_command(bin() + " " + cmd + " --help");
         EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
         EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;
@@ -67,4 +68,34 @@ TEST(Cli, BadGenerateArgumentsAreInvalidInput) {
     r = run_command(bin() + " generate --model " + tmp.path() + " --prompt-ids 1 --top-p 2");
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("top_p"), std::string::npos) << r.err;
+}
+
+TEST(Cli, TextFlowThroughTheTokenizerAndChatTemplate) {
+    test::TempDir tmp;
+    std::string dir = tmp.file("m");
+    ASSERT_EQ(run_command(bin() + " model init --arch qwen3 --preset tiny --tokenizer " +
+                          test::npm_tokenizer_dir("qwen3") + " --out " + dir).exit_code, 0);
+    // tokenize then detokenize gives the text back
+    auto tok = run_command(bin() + " tokenize --model " + dir + " --text 'Hello, world'");
+    ASSERT_EQ(tok.exit_code, 0) << tok.err;
+    std::string ids = tok.out.substr(0, tok.out.find('\n'));
+    auto detok = run_command(bin() + " detokenize --model " + dir + " --ids " + ids);
+    ASSERT_EQ(detok.exit_code, 0) << detok.err;
+    EXPECT_EQ(detok.out, "Hello, world\n");
+    // the chat template renders the conversation with the end-of-turn markers
+    test::write_file(tmp.file("msgs.json"), R"([{"role": "user", "content": "Hi"}])");
+    auto chat = run_command(bin() + " chat-template --model " + dir + " --messages " + tmp.file("msgs.json") +
+                            " --add-generation-prompt");
+    ASSERT_EQ(chat.exit_code, 0) << chat.err;
+    EXPECT_NE(chat.out.find("<|im_start|>user\nHi<|im_end|>"), std::string::npos) << chat.out;
+    // generate from text: the JSON's text is the detokenized tokens
+    auto gen = run_command(bin() + " generate --model " + dir + " --prompt Hello --max-tokens 6 --temperature 0 --json");
+    ASSERT_EQ(gen.exit_code, 0) << gen.err;
+    auto g = json::parse(gen.out);
+    std::string gen_ids;
+    for (const auto& id : g["tokens"]) gen_ids += (gen_ids.empty() ? "" : ",") + std::to_string(id.get<int64_t>());
+    if (!gen_ids.empty()) {
+        auto back = run_command(bin() + " detokenize --model " + dir + " --ids " + gen_ids);
+        EXPECT_EQ(back.out, g["text"].get<std::string>() + "\n");
+    }
 }
