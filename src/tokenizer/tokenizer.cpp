@@ -84,6 +84,7 @@ std::shared_ptr<Tokenizer> Tokenizer::from_json(const json& tokenizer_json,
         };
         t->bos_id_ = resolve("bos_token");
         t->eos_id_ = resolve("eos_token");
+        t->clean_up_tokenization_spaces_ = cfg.boolean_or("clean_up_tokenization_spaces", false);
         std::string cls = cfg.string_or("tokenizer_class", "");
         if (rebuilds_post_processor(cls)) {
             bool add_bos = cfg.boolean_or("add_bos_token", true);
@@ -195,6 +196,29 @@ std::string Tokenizer::decode_impl(const std::vector<int64_t>& ids, bool skip_sp
             if (i) out += ' ';
             out += tokens[i];
         }
+    }
+    return out;
+}
+
+std::string Tokenizer::clean_up_tokenization(const std::string& text) {
+    // Applied in this order, each to the whole text, as transformers does.
+    static const std::pair<const char*, const char*> kRules[] = {
+        {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
+        {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+    std::string out = text;
+    for (const auto& [from, to] : kRules) {
+        std::string next;
+        next.reserve(out.size());
+        size_t pos = 0, from_len = std::char_traits<char>::length(from);
+        while (true) {
+            size_t hit = out.find(from, pos);
+            if (hit == std::string::npos) break;
+            next.append(out, pos, hit - pos);
+            next += to;
+            pos = hit + from_len;
+        }
+        next.append(out, pos, std::string::npos);
+        out.swap(next);
     }
     return out;
 }

@@ -88,6 +88,14 @@ class Tokenizer {
     std::optional<int64_t> bos_id() const { return bos_id_; }
     std::optional<int64_t> eos_id() const { return eos_id_; }
 
+    // tokenizer_config.json's clean_up_tokenization_spaces (false when absent): whether
+    // transformers' decode applies clean_up_tokenization to its result. decode() never does,
+    // since the clean-up can change text already streamed.
+    bool clean_up_tokenization_spaces() const { return clean_up_tokenization_spaces_; }
+    // transformers' clean_up_tokenization: removes the space in " .", " ?", " !", " ,",
+    // " ' ", " n't", " 'm", " 's", " 've" and " 're".
+    static std::string clean_up_tokenization(const std::string& text);
+
   private:
     Tokenizer();
     const std::string* token_string(int64_t id) const;
@@ -102,6 +110,7 @@ class Tokenizer {
     std::unique_ptr<Decoder> decoder_;
     int64_t vocab_size_ = 0;
     std::optional<int64_t> bos_id_, eos_id_;
+    bool clean_up_tokenization_spaces_ = false;
 };
 
 }  // namespace llmtune::tokenizer

@@ -15,8 +15,9 @@
 //                  text to --text-out so that llmtune can be timed on the same bytes
 //
 // Output (stdout or --out): {"texts": [...], "results": [{"ids", "ids_plain", "decoded",
-// "decoded_skip", "nfc_stable"}], "decodes": [{"decoded", "decoded_skip"}], "timing": {...}}
-// where ids has add_special_tokens=true, ids_plain false, and decoding never cleans up spaces.
+// "decoded_skip", "decoded_clean", "nfc_stable"}], "decodes": [{"decoded", "decoded_skip"}],
+// "timing": {...}} where ids has add_special_tokens=true, ids_plain false; decoding cleans up
+// spaces (transformers' clean_up_tokenization) only in decoded_clean (lenml engine only).
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -45,13 +46,14 @@ function loadLenml(where) {
     : {};
   // The reference warns on stderr about unknown tokenizer classes; that is expected here.
   const tok = TokenizerLoader.fromPreTrained({ tokenizerJSON, tokenizerConfig });
-  const decode = (ids, skip) =>
+  const decode = (ids, skip, cleanUp = false) =>
     ids.length === 0
       ? ""
-      : tok.decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: false });
+      : tok.decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: cleanUp });
   return {
     encode: (text, special) => tok.encode(text, { add_special_tokens: special }),
     decode,
+    cleanUp: (ids) => decode(ids, false, true),
   };
 }
 
@@ -80,6 +82,7 @@ function main() {
       ids_plain: idsPlain,
       decoded: engine.decode(ids, false),
       decoded_skip: engine.decode(ids, true),
+      ...(engine.cleanUp ? { decoded_clean: engine.cleanUp(ids) } : {}),
       nfc_stable: text.normalize("NFC") === text,
     };
   });

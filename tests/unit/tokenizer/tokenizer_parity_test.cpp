@@ -92,6 +92,12 @@ TEST_P(TokenizerParity, EncodeAndDecodeMatchReferenceOverCorpus) {
                                         show_bytes(decoded) + "\n  reference " +
                                         show_bytes(r["decoded"].get<std::string>()));
         if (c.engine == "lenml") {
+            std::string clean = Tokenizer::clean_up_tokenization(tok->decode_text(ref_ids, false));
+            if (clean != r["decoded_clean"].get<std::string>())
+                note(decode_mismatches, "clean_up_tokenization " + show_ids(ref_ids) +
+                                            "\n  llmtune   " + show_bytes(clean) +
+                                            "\n  reference " +
+                                            show_bytes(r["decoded_clean"].get<std::string>()));
             std::string skipped = tok->decode(ref_ids, true);
             if (skipped != r["decoded_skip"].get<std::string>())
                 note(decode_mismatches, "decode(skip_special_tokens) " + show_ids(ref_ids) +
@@ -224,6 +230,9 @@ TEST(TokenizerRealFiles, VocabSizeAndConfigTokensAgreeWithFiles) {
             EXPECT_EQ(tok->eos_id(), tok->token_to_id(cfg["eos_token"].get<std::string>())) << name;
         }
         EXPECT_TRUE(tok->eos_id().has_value()) << name;
+        EXPECT_EQ(tok->clean_up_tokenization_spaces(),
+                  cfg.value("clean_up_tokenization_spaces", false))
+            << name;
     }
 }
 
