@@ -18,6 +18,7 @@ void register_generate(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_tokenize(CLI::App& app);  // tokenize and detokenize
 void register_chat_template(CLI::App& app);
+void register_chat(CLI::App& app);
 
 // Sets torch's intra-op threads; 0 means one per available core.
 void set_threads(int threads);

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
     register_tokenize(app);
     register_chat_template(app);
     register_generate(app);
+    register_chat(app);
     register_bench(app);
 
     try {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/json_file.h"
 #include "support/test_support.h"
 
@@ -12,7 +14,7 @@ std::string bin() { return test::llmtune_binary(); }
 
 TEST(Cli, HelpOnEveryCommand) {
     for (std::string cmd : {"", "model", "model init", "model info", "generate", "bench", "bench decode",
-                            "tokenize", "detokenize", "chat-template"}) {
+                            "tokenize", "detokenize", "chat-template", "chat"}) {
         auto r = run_command(bin() + " " + cmd + " --help");
         EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
         EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;
@@ -98,4 +100,19 @@ TEST(Cli, TextFlowThroughTheTokenizerAndChatTemplate) {
         auto back = run_command(bin() + " detokenize --model " + dir + " --ids " + gen_ids);
         EXPECT_EQ(back.out, g["text"].get<std::string>() + "\n");
     }
+}
+
+TEST(Cli, ChatAnswersEachLineThroughTheTemplate) {
+    test::TempDir tmp;
+    std::string dir = tmp.file("m");
+    ASSERT_EQ(run_command(bin() + " model init --arch llama --preset tiny --tokenizer " +
+                          test::npm_tokenizer_dir("llama3") + " --out " + dir).exit_code, 0);
+    test::write_file(tmp.file("in.txt"), "Hello\nHow are you?\n");
+    auto r = run_command(bin() + " chat --model " + dir + " --max-tokens 4 --temperature 0 < " + tmp.file("in.txt"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // one prompt per line read plus the final one that meets end of input
+    size_t prompts = 0;
+    for (size_t p = r.err.find("> "); p != std::string::npos; p = r.err.find("> ", p + 2)) ++prompts;
+    EXPECT_EQ(prompts, 3u) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
 }

@@ -87,13 +87,22 @@ std::vector<RefResult> run_js_reference(const std::string& tmpl, const std::vect
         tmpl, cases);
 }
 
+// Debian's interpreter, which sees python3-jinja2 (scripts/setup installs it); a python3
+// earlier on PATH (pyenv, venv) may not.
+std::string python() {
+    static const std::string py = run_command("test -x /usr/bin/python3").exit_code == 0 ? "/usr/bin/python3" : "python3";
+    return py;
+}
+
 bool python_reference_available() {
-    static const bool ok = run_command("python3 -c 'import jinja2'").exit_code == 0;
+    static const bool ok = run_command(python() + " -c 'import jinja2'").exit_code == 0;
+    // The Jinja2 reference is part of the test run: its absence is a failure, not a skip.
+    if (!ok) ADD_FAILURE() << "python3 with jinja2 is missing; run scripts/setup (Debian: python3-jinja2)";
     return ok;
 }
 
 std::vector<RefResult> run_py_reference(const std::string& tmpl, const std::vector<Case>& cases) {
-    return run_reference(std::string("python3 ") + LLMTUNE_SOURCE_DIR +
+    return run_reference(python() + " " + LLMTUNE_SOURCE_DIR +
                              "/tests/reference/render_chat_template_jinja2.py",
                          tmpl, cases);
 }
