@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "common/error.h"
 #include "tokenizer/added_vocabulary.h"
@@ -10,6 +11,7 @@
 #include "tokenizer/normalizer.h"
 #include "tokenizer/post_processor.h"
 #include "tokenizer/pre_tokenizer.h"
+#include "tokenizer/sentencepiece_model.h"
 #include "tokenizer/tokenizer_files.h"
 #include "tokenizer/unicode_text.h"
 
@@ -40,13 +42,25 @@ Tokenizer::~Tokenizer() = default;
 
 std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
     TokenizerFiles files = find_tokenizer_files(path);
-    if (files.tokenizer_json.empty())
-        throw Error(ErrorKind::not_found,
-                    files.dir + ": no tokenizer.json (only a SentencePiece tokenizer.model)",
-                    "llmtune reads tokenizer.json; convert the model with transformers' "
-                    "AutoTokenizer.from_pretrained(...).save_pretrained(...)");
-    json tj = read_json_file(files.tokenizer_json);
     json cfg;
+    // tokenizer.json wins when both are there, as in transformers' fast tokenizers.
+    std::string sentencepiece_model;
+    if (files.tokenizer_json.empty())
+        sentencepiece_model = files.sentencepiece_model;
+    else if (std::filesystem::path(path).extension() == ".model")
+        sentencepiece_model = path;
+    if (!sentencepiece_model.empty()) {
+        if (!files.tokenizer_config_json.empty()) cfg = read_json_file(files.tokenizer_config_json);
+        std::shared_ptr<Tokenizer> t(new Tokenizer());
+        t->sentencepiece_ = std::make_unique<SentencePieceModel>(sentencepiece_model, cfg,
+                                                                 files.tokenizer_config_json);
+        t->vocab_size_ = t->sentencepiece_->vocab_size();
+        t->bos_id_ = t->sentencepiece_->bos_id();
+        t->eos_id_ = t->sentencepiece_->eos_id();
+        t->clean_up_tokenization_spaces_ = t->sentencepiece_->clean_up_tokenization_spaces();
+        return t;
+    }
+    json tj = read_json_file(files.tokenizer_json);
     if (!files.tokenizer_config_json.empty()) cfg = read_json_file(files.tokenizer_config_json);
     return from_json(tj, files.tokenizer_json, cfg, files.tokenizer_config_json);
 }
@@ -118,6 +132,7 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_special
         throw_invalid("the text is not valid UTF-8 (byte " + std::to_string(bad) + " of " +
                           std::to_string(text.size()) + ")",
                       "tokenizers take Unicode text; decode or clean the input first");
+    if (sentencepiece_) return sentencepiece_->encode(text, add_special_tokens);
     std::vector<int64_t> ids;
     ids.reserve(text.size() / 3 + 4);
     std::vector<AddedSplit> raw_splits, normalized_splits;
@@ -163,6 +178,7 @@ const std::string* Tokenizer::token_string(int64_t id) const {
     if (id < 0)
         throw_invalid("token id " + std::to_string(id) + " is negative",
                       "token ids run from 0 to the vocabulary size minus one");
+    if (sentencepiece_) return sentencepiece_->token_string(id);
     if (const AddedToken* a = added_->find_id(id)) return &a->decoded;
     return model_->id_to_token(id);
 }
@@ -178,6 +194,7 @@ std::string Tokenizer::decode_text(const std::vector<int64_t>& ids,
 
 std::string Tokenizer::decode_impl(const std::vector<int64_t>& ids, bool skip_special_tokens,
                                    bool lossy) const {
+    if (sentencepiece_) return sentencepiece_->decode(ids, skip_special_tokens, lossy);
     std::vector<std::string> tokens;
     tokens.reserve(ids.size());
     for (int64_t id : ids) {
@@ -234,12 +251,14 @@ std::vector<std::string> Tokenizer::pieces(const std::vector<int64_t>& ids) cons
 }
 
 std::optional<int64_t> Tokenizer::token_to_id(const std::string& token) const {
+    if (sentencepiece_) return sentencepiece_->token_to_id(token);
     if (auto id = added_->find_content(token)) return id;
     if (auto id = model_->token_to_id(token)) return *id;
     return std::nullopt;
 }
 
 bool Tokenizer::is_special(int64_t id) const {
+    if (sentencepiece_) return sentencepiece_->is_special(id);
     const AddedToken* a = added_->find_id(id);
     return a != nullptr && a->special;
 }

@@ -19,6 +19,10 @@
 // "truncation" and "padding" in tokenizer.json are ignored, as transformers ignores them unless
 // asked to truncate or pad.
 //
+// A model directory with tokenizer.model (SentencePiece) but no tokenizer.json is read through
+// libsentencepiece instead (see sentencepiece_model.h for what it matches): the same API, with
+// transformers' LlamaTokenizer handling of special tokens and add_bos_token/add_eos_token.
+//
 // Input text must be valid UTF-8: encode() rejects anything else with invalid_input (Hugging
 // Face cannot receive such text at all; Python and JavaScript strings are always valid).
 //
@@ -42,11 +46,13 @@ class Decoder;
 class Normalizer;
 class PostProcessor;
 class PreTokenizer;
+class SentencePieceModel;
 
 class Tokenizer {
   public:
     // `path` is a tokenizer.json file or a model directory holding one; tokenizer_config.json
-    // is read from the same directory when present. Errors: not_found (no such file),
+    // is read from the same directory when present. A directory with only a tokenizer.model, or
+    // a path to a *.model file, loads the SentencePiece model. Errors: not_found (no such file),
     // invalid_input (malformed or unsupported file, naming the file and JSON path).
     static std::shared_ptr<Tokenizer> load(const std::string& path);
 
@@ -108,6 +114,8 @@ class Tokenizer {
     std::unique_ptr<AddedVocabulary> added_;
     std::unique_ptr<PostProcessor> post_processor_;
     std::unique_ptr<Decoder> decoder_;
+    // Set instead of the pipeline above for a SentencePiece tokenizer.model.
+    std::unique_ptr<SentencePieceModel> sentencepiece_;
     int64_t vocab_size_ = 0;
     std::optional<int64_t> bos_id_, eos_id_;
     bool clean_up_tokenization_spaces_ = false;
