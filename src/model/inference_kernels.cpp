@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace llmtune::model {
@@ -63,6 +64,40 @@ void rope_rows(const torch::Tensor& x, const torch::Tensor& cos, const torch::Te
     });
 }
 
+// Vector helpers for the attention kernel. target_clones compiles each for AVX-512, AVX2 and
+// the baseline and picks one at load time; the 16 independent partial sums let the compiler
+// vectorize the dot product without reassociating floating-point adds.
+#define LLMTUNE_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+LLMTUNE_SIMD_CLONES float dot(const float* a, const float* b, int64_t n) {
+    float acc[16] = {};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; ++l) acc[l] += a[i + l] * b[i + l];
+    float s = 0;
+    for (int l = 0; l < 16; ++l) s += acc[l];
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+LLMTUNE_SIMD_CLONES void axpy(float p, const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += p * x[i];
+}
+
+LLMTUNE_SIMD_CLONES void bf16_to_float(const uint16_t* src, float* dst, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        uint32_t u = static_cast<uint32_t>(src[i]) << 16;
+        std::memcpy(dst + i, &u, sizeof(float));
+    }
+}
+
+void row_to_float(const float* src, float* dst, int64_t n) { std::memcpy(dst, src, n * sizeof(float)); }
+void row_to_float(const at::BFloat16* src, float* dst, int64_t n) {
+    bf16_to_float(reinterpret_cast<const uint16_t*>(src), dst, n);
+}
+
+// One task per (batch, kv head): its g query heads share every key and value row, so each row
+// is converted to float once and used g times.
 template <typename T>
 void attention_one_query(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                          double scale, torch::Tensor& out) {
@@ -73,31 +108,37 @@ void attention_one_query(const torch::Tensor& q, const torch::Tensor& k, const t
     const T* kp = k.data_ptr<T>();
     const T* vp = v.data_ptr<T>();
     T* op = out.data_ptr<T>();
-    at::parallel_for(0, B * nh, 1, [&](int64_t b0, int64_t e0) {
-        std::vector<float> scores(static_cast<size_t>(S)), acc(static_cast<size_t>(hd)), qf(static_cast<size_t>(hd));
-        for (int64_t idx = b0; idx < e0; ++idx) {
-            const int64_t b = idx / nh, h = idx % nh, kvh = h / g;
-            const T* qr = qp + b * qs[0] + h * qs[1];
-            for (int64_t i = 0; i < hd; ++i) qf[i] = static_cast<float>(qr[i * qs[3]]);
+    at::parallel_for(0, B * nkv, 1, [&](int64_t b0, int64_t e0) {
+        std::vector<float> qf(g * hd), row(hd), scores(g * S), acc(g * hd);
+        for (int64_t task = b0; task < e0; ++task) {
+            const int64_t b = task / nkv, kvh = task % nkv;
+            for (int64_t j = 0; j < g; ++j) {
+                const T* qr = qp + b * qs[0] + (kvh * g + j) * qs[1];
+                for (int64_t i = 0; i < hd; ++i) qf[j * hd + i] = static_cast<float>(qr[i * qs[3]]);
+            }
             const T* kb = kp + b * ks[0] + kvh * ks[1];
             const T* vb = vp + b * vs[0] + kvh * vs[1];
-            float mx = -INFINITY;
             for (int64_t s = 0; s < S; ++s) {
-                const T* kr = kb + s * ks[2];
-                float dot = 0;
-                for (int64_t i = 0; i < hd; ++i) dot += qf[i] * static_cast<float>(kr[i]);
-                scores[s] = dot * static_cast<float>(scale);
-                mx = std::max(mx, scores[s]);
+                row_to_float(kb + s * ks[2], row.data(), hd);
+                for (int64_t j = 0; j < g; ++j)
+                    scores[j * S + s] = dot(qf.data() + j * hd, row.data(), hd) * static_cast<float>(scale);
             }
-            float sum = 0;
-            for (int64_t s = 0; s < S; ++s) sum += scores[s] = std::exp(scores[s] - mx);
+            for (int64_t j = 0; j < g; ++j) {  // softmax per query head
+                float* sc = scores.data() + j * S;
+                float mx = -INFINITY, sum = 0;
+                for (int64_t s = 0; s < S; ++s) mx = std::max(mx, sc[s]);
+                for (int64_t s = 0; s < S; ++s) sum += sc[s] = std::exp(sc[s] - mx);
+                for (int64_t s = 0; s < S; ++s) sc[s] /= sum;
+            }
             std::fill(acc.begin(), acc.end(), 0.0f);
             for (int64_t s = 0; s < S; ++s) {
-                const float p = scores[s] / sum;
-                const T* vr = vb + s * vs[2];
-                for (int64_t i = 0; i < hd; ++i) acc[i] += p * static_cast<float>(vr[i]);
+                row_to_float(vb + s * vs[2], row.data(), hd);
+                for (int64_t j = 0; j < g; ++j) axpy(scores[j * S + s], row.data(), acc.data() + j * hd, hd);
             }
-            for (int64_t i = 0; i < hd; ++i) op[idx * hd + i] = static_cast<T>(acc[i]);
+            for (int64_t j = 0; j < g; ++j) {
+                T* o = op + (b * nh + kvh * g + j) * hd;
+                for (int64_t i = 0; i < hd; ++i) o[i] = static_cast<T>(acc[j * hd + i]);
+            }
         }
     });
 }
