@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "bench/decode_bench.h"
+#include "bench/tokenize_bench.h"
 #include "cli/cli_common.h"
 #include "common/error.h"
 #include "model/loader.h"
@@ -34,6 +35,18 @@ void register_bench(CLI::App& app) {
         a->o.dtypes.clear();
         for (const auto& d : a->dtypes) a->o.dtypes.push_back(model::parse_dtype(d));
         std::printf("%s\n", bench::run_decode_bench(a->o).dump(2).c_str());
+    });
+
+    auto t = std::make_shared<bench::TokenizeBenchOptions>();
+    auto* tok = bench->add_subcommand("tokenize", "Encode MB/s of the tokenizer beside @lenml/tokenizers (a port of "
+                                                  "Hugging Face tokenizers), same corpus, same run, one thread each");
+    tok->add_option("--tokenizer", t->tokenizer, "tokenizer directory (default: the npm Qwen3 tokenizer)");
+    tok->add_option("--mb", t->megabytes, "corpus size in MB (mixed English, code, multilingual)")->capture_default_str();
+    tok->add_option("--reference-script", t->reference_script, "the Node reference (default: tests/reference/tokenize_reference.mjs)");
+    tok->add_option("--repeats", t->repeats, "warm runs; the best is reported")->capture_default_str();
+    tok->callback([t] {
+        if (t->repeats < 1) throw_invalid("--repeats must be >= 1");
+        std::printf("%s\n", bench::run_tokenize_bench(*t).dump(2).c_str());
     });
 }
 

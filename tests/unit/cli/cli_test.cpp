@@ -13,7 +13,7 @@ std::string bin() { return test::llmtune_binary(); }
 }
 
 TEST(Cli, HelpOnEveryCommand) {
-    for (std::string cmd : {"", "model", "model init", "model info", "generate", "bench", "bench decode",
+    for (std::string cmd : {"", "model", "model init", "model info", "generate", "bench", "bench decode", "bench tokenize",
                             "tokenize", "detokenize", "chat-template", "chat"}) {
         auto r = run_command(bin() + " " + cmd + " --help");
         EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
