@@ -1,14 +1,30 @@
-// UTF-8 helpers for streaming text out of a token generator.
+// UTF-8 validation and repair, shared by the tokenizer and text streaming.
 //
 // Tokens are byte sequences, and one character may be split across tokens. Utf8Stream holds
 // back an incomplete trailing sequence until the bytes that complete it arrive, so every
 // string it emits is valid UTF-8. Bytes that can never form a character are replaced with
-// U+FFFD, as Python's bytes.decode(errors="replace") does.
+// U+FFFD, one per maximal invalid subpart, as Hugging Face (Rust's from_utf8_lossy) and the
+// WHATWG decoder do.
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace llmtune {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if none starts there. When 0,
+// *maximal_subpart is the length of the longest prefix of a valid sequence there (at least 1),
+// and *incomplete tells whether that prefix runs to the end of `s` (more bytes may complete it).
+size_t utf8_sequence_length(std::string_view s, size_t i, size_t* maximal_subpart = nullptr,
+                            bool* incomplete = nullptr);
+
+// Offset of the first byte that is not part of valid UTF-8, or npos.
+size_t find_invalid_utf8(std::string_view s);
+inline bool is_valid_utf8(std::string_view s) { return find_invalid_utf8(s) == std::string_view::npos; }
+
+// `s` with each maximal invalid subpart replaced by U+FFFD.
+std::string utf8_lossy(std::string_view s);
 
 class Utf8Stream {
 public:
@@ -20,11 +36,5 @@ public:
 private:
     std::string pending_;
 };
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if none starts there.
-// Sets *incomplete when the bytes so far are a valid but unfinished prefix.
-size_t utf8_sequence_length(const std::string& s, size_t i, bool* incomplete);
-
-bool is_valid_utf8(const std::string& s);
 
 }  // namespace llmtune

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h"
+
 namespace llmtune::tokenizer {
 
 // Decodes the code point at s[i] and advances i. The input must be valid UTF-8.
@@ -17,11 +19,9 @@ inline size_t utf8_length(unsigned char lead) {
     return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
 }
 void append_utf8(std::string& out, char32_t cp);
-// Offset of the first byte that is not part of valid UTF-8, or npos.
-size_t find_invalid_utf8(std::string_view s);
-// `s` with each maximal invalid UTF-8 subsequence replaced by U+FFFD, as Rust's
-// String::from_utf8_lossy and the WHATWG decoder do.
-std::string utf8_lossy(std::string_view s);
+// UTF-8 validation and repair (find_invalid_utf8, utf8_lossy) live in common/utf8.h.
+using llmtune::find_invalid_utf8;
+using llmtune::utf8_lossy;
 
 // Unicode White_Space (Rust char::is_whitespace, regex \s).
 bool is_whitespace(char32_t cp);
