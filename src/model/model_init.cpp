@@ -116,14 +116,15 @@ void init_random_weights(CausalLM& model, uint64_t seed) {
 
 namespace {
 
+// The parsed tokenizer.json, or an empty object for a SentencePiece-only tokenizer.
 json tokenizer_json_of(const tokenizer::TokenizerFiles& files) {
-    return read_json_file(files.tokenizer_json);
+    return files.tokenizer_json.empty() ? json::object() : read_json_file(files.tokenizer_json);
 }
 
 // Copies the tokenizer files into `dir`, adding a chat template when the config has none.
 void copy_tokenizer(const tokenizer::TokenizerFiles& files, const tokenizer::TokenizerSummary& summary,
                     const std::string& dir) {
-    fs::copy_file(files.tokenizer_json, fs::path(dir) / "tokenizer.json");
+    if (!files.tokenizer_json.empty()) fs::copy_file(files.tokenizer_json, fs::path(dir) / "tokenizer.json");
     if (!files.sentencepiece_model.empty())
         fs::copy_file(files.sentencepiece_model, fs::path(dir) / "tokenizer.model");
     if (!files.special_tokens_map.empty())

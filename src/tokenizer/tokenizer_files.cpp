@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;
 
@@ -64,28 +65,31 @@ std::string special_content(const json& cfg, const char* key) {
 
 TokenizerSummary summarize_tokenizer(const TokenizerFiles& files) {
     TokenizerSummary s;
-    if (files.tokenizer_json.empty())
-        throw Error(ErrorKind::not_found, files.dir + ": no tokenizer.json",
-                    "llmtune needs tokenizer.json (SentencePiece-only models: convert with "
-                    "transformers' AutoTokenizer.save_pretrained)");
-    json tj = read_json_file(files.tokenizer_json);
-    if (!tj.is_object() || !tj.contains("model") || !tj["model"].is_object())
-        throw_invalid(files.tokenizer_json + ": not a tokenizer.json (no \"model\" object)");
-    s.model_type = tj["model"].value("type", "");
-    int64_t max_id = -1;
-    const json& vocab = tj["model"].value("vocab", json());
-    if (vocab.is_object()) {
-        for (auto it = vocab.begin(); it != vocab.end(); ++it)
-            if (it->is_number_integer()) max_id = std::max(max_id, it->get<int64_t>());
-    } else if (vocab.is_array()) {
-        max_id = static_cast<int64_t>(vocab.size()) - 1;
+    if (files.tokenizer_json.empty()) {
+        // SentencePiece only: ask the loaded tokenizer (libsentencepiece) for the facts.
+        auto tok = Tokenizer::load(files.dir);
+        s.model_type = "SentencePiece";
+        s.vocab_extent = tok->vocab_size();
+    } else {
+        json tj = read_json_file(files.tokenizer_json);
+        if (!tj.is_object() || !tj.contains("model") || !tj["model"].is_object())
+            throw_invalid(files.tokenizer_json + ": not a tokenizer.json (no \"model\" object)");
+        s.model_type = tj["model"].value("type", "");
+        int64_t max_id = -1;
+        const json& vocab = tj["model"].value("vocab", json());
+        if (vocab.is_object()) {
+            for (auto it = vocab.begin(); it != vocab.end(); ++it)
+                if (it->is_number_integer()) max_id = std::max(max_id, it->get<int64_t>());
+        } else if (vocab.is_array()) {
+            max_id = static_cast<int64_t>(vocab.size()) - 1;
+        }
+        if (tj.contains("added_tokens") && tj["added_tokens"].is_array())
+            for (const auto& t : tj["added_tokens"])
+                if (t.is_object() && t.contains("id") && t["id"].is_number_integer())
+                    max_id = std::max(max_id, t["id"].get<int64_t>());
+        if (max_id < 0) throw_invalid(files.tokenizer_json + ": the vocabulary is empty");
+        s.vocab_extent = max_id + 1;
     }
-    if (tj.contains("added_tokens") && tj["added_tokens"].is_array())
-        for (const auto& t : tj["added_tokens"])
-            if (t.is_object() && t.contains("id") && t["id"].is_number_integer())
-                max_id = std::max(max_id, t["id"].get<int64_t>());
-    if (max_id < 0) throw_invalid(files.tokenizer_json + ": the vocabulary is empty");
-    s.vocab_extent = max_id + 1;
 
     if (!files.tokenizer_config_json.empty()) {
         json cfg = read_json_file(files.tokenizer_config_json);
@@ -104,9 +108,11 @@ TokenizerSummary summarize_tokenizer(const TokenizerFiles& files) {
             }
         }
     }
-    if (!s.bos_token.empty()) s.bos_id = token_id(tj, s.bos_token);
-    if (!s.eos_token.empty()) s.eos_id = token_id(tj, s.eos_token);
-    if (!s.pad_token.empty()) s.pad_id = token_id(tj, s.pad_token);
+    // Ids through the tokenizer, so tokenizer.json and tokenizer.model answer alike.
+    auto tok = Tokenizer::load(files.tokenizer_json.empty() ? files.dir : files.tokenizer_json);
+    if (!s.bos_token.empty()) s.bos_id = tok->token_to_id(s.bos_token);
+    if (!s.eos_token.empty()) s.eos_id = tok->token_to_id(s.eos_token);
+    if (!s.pad_token.empty()) s.pad_id = tok->token_to_id(s.pad_token);
     return s;
 }
 

@@ -189,6 +189,22 @@ TEST(SentencePieceLoad, WorksInTheLlmtuneBinaryBesideLibtorch) {
     EXPECT_EQ(out["pieces"].get<std::vector<std::string>>(), tok->pieces(tok->encode(text, true)));
 }
 
+TEST(SentencePieceLoad, ModelInitAndInfoAcceptATokenizerModelOnlyDirectory) {
+    std::string dir = spm_model_dir("bpe");
+    TempDir tmp;
+    const std::string out = tmp.file("m");
+    RunResult init = run_command(sh_quote(llmtune_binary()) + " model init --arch llama --preset tiny --tokenizer " +
+                                 sh_quote(dir) + " --out " + sh_quote(out));
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+    RunResult info = run_command(sh_quote(llmtune_binary()) + " model info --json " + sh_quote(out));
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    json j = parse_json_text(info.out, "model info");
+    auto tok = Tokenizer::load(dir);
+    EXPECT_EQ(j["config"]["vocab_size"].get<int64_t>(), tok->vocab_size());
+    EXPECT_EQ(j["tokenizer"]["model"], "SentencePiece");
+    EXPECT_TRUE(j["tokenizer"]["chat_template"].get<bool>());  // model init added one
+}
+
 TEST(SentencePieceErrors, CorruptModelFilesAreInvalidInputNamingTheFile) {
     std::string good = read_file(bpe_model());
     ASSERT_GT(good.size(), 1000u);
