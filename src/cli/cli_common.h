@@ -19,9 +19,13 @@ void register_bench(CLI::App& app);
 void register_tokenize(CLI::App& app);  // tokenize and detokenize
 void register_chat_template(CLI::App& app);
 void register_chat(CLI::App& app);
+void register_data(CLI::App& app);  // data validate|convert|preview
 
 // Sets torch's intra-op threads; 0 means one per available core.
 void set_threads(int threads);
+
+// A flag combination the usage forbids: exits 2 with the usage hint, like a parse error.
+[[noreturn]] void usage_error(const std::string& message);
 
 // Parses "1,2,3" into token ids; invalid_input naming the bad element.
 std::vector<int64_t> parse_id_list(const std::string& text, const std::string& flag);

@@ -52,7 +52,7 @@ void register_generate(CLI::App& app) {
         set_threads(args->threads);
         args->gen.sampling.validate();
         if (args->prompt.empty() == args->prompt_ids.empty())
-            throw_invalid("give exactly one of --prompt and --prompt-ids");
+            usage_error("give exactly one of --prompt and --prompt-ids");
         std::vector<int64_t> prompt;
         if (!args->prompt_ids.empty()) prompt = parse_id_list(args->prompt_ids, "--prompt-ids");
         auto cfg = model::load_model_config(args->model_dir);

@@ -24,7 +24,8 @@ void register_tokenize(CLI::App& app) {
     cmd->add_flag("--json", a->json, "print {\"ids\": [...], \"pieces\": [...]}");
     cmd->add_flag("--no-special", a->no_special, "do not add BOS/EOS from the post-processor");
     cmd->callback([a] {
-        if (a->model.empty() && a->tokenizer.empty()) throw_invalid("give --model or --tokenizer");
+        if (a->model.empty() == a->tokenizer.empty()) usage_error("give exactly one of --model and --tokenizer");
+        if (a->text.empty() == a->file.empty()) usage_error("give exactly one of --text and --file");
         auto t = tokenizer::Tokenizer::load(a->model.empty() ? a->tokenizer : a->model);
         std::string input = a->file.empty() ? a->text : read_text_file(a->file);
         auto ids = t->encode(input, !a->no_special);

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
     register_chat_template(app);
     register_generate(app);
     register_chat(app);
+    register_data(app);
     register_bench(app);
 
     try {

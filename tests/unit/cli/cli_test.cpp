@@ -25,6 +25,8 @@ TEST(Cli, UsageErrorsExitTwo) {
     EXPECT_EQ(run_command(bin() + " no-such-command").exit_code, 2);
     EXPECT_EQ(run_command(bin() + " model init --preset tiny").exit_code, 2);  // missing --out
     EXPECT_EQ(run_command(bin()).exit_code, 2);
+    EXPECT_EQ(run_command(bin() + " tokenize --tokenizer x.json").exit_code, 2);  // no --text/--file
+    EXPECT_EQ(run_command(bin() + " generate --model m").exit_code, 2);           // no prompt
 }
 
 TEST(Cli, InvalidInputExitsOneWithErrorAndHint) {
