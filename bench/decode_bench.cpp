@@ -28,7 +28,8 @@ double weight_bytes_per_token(model::CausalLM& lm) {
 }  // namespace
 
 ordered_json run_decode_bench(const DecodeBenchOptions& o) {
-    if (o.prompt_tokens < 1 || o.decode_tokens < 2) throw_invalid("need >= 1 prompt and >= 2 decode tokens");
+    if (o.prompt_tokens < 1 || o.decode_tokens < 2)
+        throw_invalid("need >= 1 prompt and >= 2 decode tokens");
     ordered_json out;
     out["bench"] = "decode";
     out["model"] = o.model_dir.empty() ? "preset:" + o.preset : o.model_dir;
@@ -58,21 +59,24 @@ ordered_json run_decode_bench(const DecodeBenchOptions& o) {
         const auto& cfg = lm->config();
         auto gen = at::detail::createCPUGenerator(o.seed);
         auto prompt_t = torch::randint(0, cfg.vocab_size, {o.prompt_tokens}, gen, torch::kInt64);
-        std::vector<int64_t> prompt(prompt_t.data_ptr<int64_t>(), prompt_t.data_ptr<int64_t>() + o.prompt_tokens);
+        std::vector<int64_t> prompt(prompt_t.data_ptr<int64_t>(),
+                                    prompt_t.data_ptr<int64_t>() + o.prompt_tokens);
 
         infer::GenerationParams params;
         params.max_tokens = o.decode_tokens;
         params.sampling.temperature = 0;  // greedy: the decode loop without sampling noise
         double best_prefill = 1e30, best_decode = 1e30;
         std::fprintf(stderr, "%s: prefill %lld + decode %lld tokens, best of %d\n", name.c_str(),
-                     static_cast<long long>(o.prompt_tokens), static_cast<long long>(o.decode_tokens), o.repeats);
+                     static_cast<long long>(o.prompt_tokens),
+                     static_cast<long long>(o.decode_tokens), o.repeats);
         for (int i = 0; i < o.repeats; ++i) {
             auto r = infer::generate(lm, prompt, params);
             if (static_cast<int64_t>(r.tokens.size()) != o.decode_tokens)
                 throw Error(ErrorKind::internal, "decode stopped early");
             best_prefill = std::min(best_prefill, r.prefill_seconds);
             // decode_seconds spans decode_tokens samples and decode_tokens - 1 forward passes.
-            best_decode = std::min(best_decode, r.decode_seconds / static_cast<double>(o.decode_tokens - 1));
+            best_decode =
+                std::min(best_decode, r.decode_seconds / static_cast<double>(o.decode_tokens - 1));
         }
         sample_bandwidth();
         bytes_per_token.push_back(weight_bytes_per_token(lm));
@@ -91,7 +95,8 @@ ordered_json run_decode_bench(const DecodeBenchOptions& o) {
         results[i]["decode_vs_roofline"] = decode_rates[i] / roofline;
     }
     std::vector<double> gb;
-    for (double b : bandwidth_samples) gb.push_back(b / 1e9);
+    for (double b : bandwidth_samples)
+        gb.push_back(b / 1e9);
     out["read_bandwidth_gb_s"] = bandwidth / 1e9;
     out["read_bandwidth_samples_gb_s"] = gb;
     out["results"] = results;

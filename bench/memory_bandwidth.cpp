@@ -25,7 +25,8 @@ __attribute__((target("avx512f"))) float sum_avx512(const float* p, int64_t n) {
         a3 = _mm512_add_ps(a3, _mm512_loadu_ps(p + i + 48));
     }
     float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    for (; i < n; ++i) s += p[i];
+    for (; i < n; ++i)
+        s += p[i];
     return s;
 }
 
@@ -33,10 +34,13 @@ float sum_portable(const float* p, int64_t n) {
     float acc[16] = {};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int k = 0; k < 16; ++k) acc[k] += p[i + k];
+        for (int k = 0; k < 16; ++k)
+            acc[k] += p[i + k];
     float s = 0;
-    for (float a : acc) s += a;
-    for (; i < n; ++i) s += p[i];
+    for (float a : acc)
+        s += a;
+    for (; i < n; ++i)
+        s += p[i];
     return s;
 }
 
@@ -61,7 +65,8 @@ double measure_read_bandwidth(size_t bytes, int repeats) {
         });
         double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         float total = 0;
-        for (float x : partial) total += x;
+        for (float x : partial)
+            total += x;
         volatile float sink = total;  // keeps the sum observable
         (void)sink;
         if (r > 0) best = std::min(best, s);

@@ -15,7 +15,9 @@ void set_threads(int threads) {
     at::set_num_threads(threads);
 }
 
-void usage_error(const std::string& message) { throw CLI::ValidationError(message); }
+void usage_error(const std::string& message) {
+    throw CLI::ValidationError(message);
+}
 
 std::vector<int64_t> parse_id_list(const std::string& text, const std::string& flag) {
     std::vector<int64_t> ids;

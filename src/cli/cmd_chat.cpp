@@ -20,17 +20,22 @@ void register_chat(CLI::App& app) {
     auto a = std::make_shared<Args>();
     a->gen.max_tokens = 512;
     a->gen.sampling.temperature = 0.7;
-    auto* cmd = app.add_subcommand("chat", "Chat with a model on the terminal (uses its chat template); "
-                                           "an empty line or end of input quits");
+    auto* cmd = app.add_subcommand("chat",
+                                   "Chat with a model on the terminal (uses its chat template); "
+                                   "an empty line or end of input quits");
     cmd->add_option("--model", a->model_dir, "a Hugging Face model directory")->required();
     cmd->add_option("--system", a->system, "a system message");
-    cmd->add_option("--max-tokens", a->gen.max_tokens, "new tokens per reply at most")->capture_default_str();
-    cmd->add_option("--temperature", a->gen.sampling.temperature, "0 = greedy")->capture_default_str();
-    cmd->add_option("--top-p", a->gen.sampling.top_p, "nucleus sampling mass (1 = off)")->capture_default_str();
+    cmd->add_option("--max-tokens", a->gen.max_tokens, "new tokens per reply at most")
+        ->capture_default_str();
+    cmd->add_option("--temperature", a->gen.sampling.temperature, "0 = greedy")
+        ->capture_default_str();
+    cmd->add_option("--top-p", a->gen.sampling.top_p, "nucleus sampling mass (1 = off)")
+        ->capture_default_str();
     cmd->add_option("--seed", a->gen.sampling.seed, "sampling seed")->capture_default_str();
     cmd->add_option("--dtype", a->dtype, "f32 | bf16 (default: the checkpoint's, f32 for f16)");
     cmd->add_option("--device", a->device, "cpu | cuda | cuda:N")->capture_default_str();
-    cmd->add_option("--threads", a->threads, "CPU threads (0 = one per core)")->capture_default_str();
+    cmd->add_option("--threads", a->threads, "CPU threads (0 = one per core)")
+        ->capture_default_str();
     cmd->callback([a] {
         set_threads(a->threads);
         a->gen.sampling.validate();
@@ -38,8 +43,9 @@ void register_chat(CLI::App& app) {
         auto tok = tokenizer::Tokenizer::load(a->model_dir);
         auto tmpl = tokenizer::ChatTemplate::from_tokenizer_config(a->model_dir);
         model::LoadOptions lo;
-        lo.dtype = a->dtype.empty() ? (cfg.torch_dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32)
-                                    : model::parse_dtype(a->dtype);
+        lo.dtype = a->dtype.empty()
+                       ? (cfg.torch_dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32)
+                       : model::parse_dtype(a->dtype);
         lo.device = model::parse_device(a->device);
         auto lm = model::load_causal_lm(a->model_dir, lo);
         auto params = a->gen;
@@ -57,11 +63,12 @@ void register_chat(CLI::App& app) {
             in.messages.push_back({{"role", "user"}, {"content", line}});
             // The template writes BOS itself where the model wants one.
             auto ids = tok->encode(tmpl.render(in), /*add_special_tokens=*/false);
-            auto r = infer::generate(lm, ids, params, &decoder, [](int64_t, const std::string& text) {
-                std::fputs(text.c_str(), stdout);
-                std::fflush(stdout);
-                return true;
-            });
+            auto r =
+                infer::generate(lm, ids, params, &decoder, [](int64_t, const std::string& text) {
+                    std::fputs(text.c_str(), stdout);
+                    std::fflush(stdout);
+                    return true;
+                });
             std::fputs("\n", stdout);
             in.messages.push_back({{"role", "assistant"}, {"content", r.text}});
             params.sampling.seed += 1;  // a new draw each turn, still reproducible

@@ -14,12 +14,16 @@ void register_chat_template(CLI::App& app) {
         bool add_generation_prompt = false;
     };
     auto a = std::make_shared<Args>();
-    auto* cmd = app.add_subcommand("chat-template", "Print the prompt the model's chat template renders for a conversation");
-    cmd->add_option("--model", a->model, "a model directory (or its tokenizer_config.json)")->required();
-    cmd->add_option("--messages", a->messages,
-                    "a JSON file: a list of messages, or an object with \"messages\" (and \"tools\")")
+    auto* cmd = app.add_subcommand(
+        "chat-template", "Print the prompt the model's chat template renders for a conversation");
+    cmd->add_option("--model", a->model, "a model directory (or its tokenizer_config.json)")
         ->required();
-    cmd->add_flag("--add-generation-prompt", a->add_generation_prompt, "end with the assistant turn's opening");
+    cmd->add_option(
+           "--messages", a->messages,
+           "a JSON file: a list of messages, or an object with \"messages\" (and \"tools\")")
+        ->required();
+    cmd->add_flag("--add-generation-prompt", a->add_generation_prompt,
+                  "end with the assistant turn's opening");
     cmd->add_option("--template-name", a->name, "pick a named template (e.g. tool_use)");
     cmd->callback([a] {
         ordered_json doc = read_ordered_json_file(a->messages);

@@ -30,24 +30,33 @@ void register_generate(CLI::App& app) {
     args->gen.max_tokens = 128;
     auto* cmd = app.add_subcommand("generate", "Generate a continuation of a prompt");
     cmd->add_option("--model", args->model_dir, "a Hugging Face model directory")->required();
-    auto* prompt = cmd->add_option("--prompt", args->prompt, "the prompt text (tokenized with the model's tokenizer)");
-    auto* ids = cmd->add_option("--prompt-ids", args->prompt_ids, "the prompt as token ids, e.g. 1,2,3");
+    auto* prompt = cmd->add_option("--prompt", args->prompt,
+                                   "the prompt text (tokenized with the model's tokenizer)");
+    auto* ids =
+        cmd->add_option("--prompt-ids", args->prompt_ids, "the prompt as token ids, e.g. 1,2,3");
     prompt->excludes(ids);
     cmd->add_option("--stop", args->gen.stop, "stop before this string (repeatable)");
-    cmd->add_option("--max-tokens", args->gen.max_tokens, "new tokens at most")->capture_default_str();
-    cmd->add_option("--temperature", args->gen.sampling.temperature, "0 = greedy")->capture_default_str();
+    cmd->add_option("--max-tokens", args->gen.max_tokens, "new tokens at most")
+        ->capture_default_str();
+    cmd->add_option("--temperature", args->gen.sampling.temperature, "0 = greedy")
+        ->capture_default_str();
     cmd->add_option("--top-k", args->gen.sampling.top_k, "keep the k most likely tokens (0 = off)")
         ->capture_default_str();
-    cmd->add_option("--top-p", args->gen.sampling.top_p, "nucleus sampling mass (1 = off)")->capture_default_str();
-    cmd->add_option("--min-p", args->gen.sampling.min_p, "drop tokens below min_p x the top probability (0 = off)")
+    cmd->add_option("--top-p", args->gen.sampling.top_p, "nucleus sampling mass (1 = off)")
+        ->capture_default_str();
+    cmd->add_option("--min-p", args->gen.sampling.min_p,
+                    "drop tokens below min_p x the top probability (0 = off)")
         ->capture_default_str();
     cmd->add_option("--repetition-penalty", args->gen.sampling.repetition_penalty, "1 = off")
         ->capture_default_str();
     cmd->add_option("--seed", args->gen.sampling.seed, "sampling seed")->capture_default_str();
-    cmd->add_option("--dtype", args->dtype, "f32 | bf16 (default: bf16 for bf16 checkpoints, else f32)");
+    cmd->add_option("--dtype", args->dtype,
+                    "f32 | bf16 (default: bf16 for bf16 checkpoints, else f32)");
     cmd->add_option("--device", args->device, "cpu | cuda | cuda:N")->capture_default_str();
-    cmd->add_option("--threads", args->threads, "CPU threads (0 = one per core)")->capture_default_str();
-    cmd->add_flag("--json", args->json, "print one JSON object with ids, finish reason and timings");
+    cmd->add_option("--threads", args->threads, "CPU threads (0 = one per core)")
+        ->capture_default_str();
+    cmd->add_flag("--json", args->json,
+                  "print one JSON object with ids, finish reason and timings");
     cmd->callback([args] {
         set_threads(args->threads);
         args->gen.sampling.validate();
@@ -98,7 +107,8 @@ void register_generate(CLI::App& app) {
         } else {
             std::printf("\n");
             std::fprintf(stderr, "finish_reason=%s prompt_tokens=%lld completion_tokens=%zu\n",
-                         r.finish_reason.c_str(), static_cast<long long>(r.prompt_tokens), r.tokens.size());
+                         r.finish_reason.c_str(), static_cast<long long>(r.prompt_tokens),
+                         r.tokens.size());
         }
     });
 }

@@ -85,8 +85,9 @@ void register_model_info(CLI::App& model) {
         bool json = false;
     };
     auto args = std::make_shared<Args>();
-    auto* cmd = model.add_subcommand("info", "Describe a Hugging Face model directory: architecture, "
-                                             "parameters, dtype, memory, tokenizer, chat template");
+    auto* cmd = model.add_subcommand("info",
+                                     "Describe a Hugging Face model directory: architecture, "
+                                     "parameters, dtype, memory, tokenizer, chat template");
     cmd->add_option("DIR", args->dir, "the model directory")->required();
     cmd->add_flag("--json", args->json, "print JSON instead of text");
     cmd->callback([args] {
@@ -102,10 +103,11 @@ void register_model_info(CLI::App& model) {
         std::printf("model:          %s\n", args->dir.c_str());
         std::printf("architecture:   %s\n", j["architecture"].get<std::string>().c_str());
         std::printf("parameters:     %.2fM\n", j["parameters"].get<double>() / 1e6);
-        std::printf("layers:         %lld (hidden %lld, heads %lld, kv heads %lld, head_dim %lld)\n",
-                    c["num_hidden_layers"].get<long long>(), c["hidden_size"].get<long long>(),
-                    c["num_attention_heads"].get<long long>(), c["num_key_value_heads"].get<long long>(),
-                    c["head_dim"].get<long long>());
+        std::printf(
+            "layers:         %lld (hidden %lld, heads %lld, kv heads %lld, head_dim %lld)\n",
+            c["num_hidden_layers"].get<long long>(), c["hidden_size"].get<long long>(),
+            c["num_attention_heads"].get<long long>(), c["num_key_value_heads"].get<long long>(),
+            c["head_dim"].get<long long>());
         std::printf("vocab:          %lld%s\n", c["vocab_size"].get<long long>(),
                     c["tie_word_embeddings"].get<bool>() ? " (tied embeddings)" : "");
         std::printf("stored dtype:   %s, %s in %lld file(s)\n", dtypes.c_str(),

@@ -17,15 +17,21 @@ void register_model_init(CLI::App& model) {
     };
     auto args = std::make_shared<Args>();
     std::string presets;
-    for (const auto& p : model::model_presets()) presets += "\n  " + p.name + ": " + p.description;
+    for (const auto& p : model::model_presets())
+        presets += "\n  " + p.name + ": " + p.description;
     auto* cmd = model.add_subcommand(
-        "init", "Write a random-initialized Hugging Face model directory (config.json, "
-                "model.safetensors, generation_config.json, tokenizer files with a chat template)");
-    cmd->add_option("--arch", args->arch, "llama | mistral | qwen2 | qwen3 (defaults to the preset's)");
-    cmd->add_option("--preset", args->preset, "model shape; one of:" + presets)->capture_default_str();
-    cmd->add_option("--tokenizer", args->tokenizer, "a tokenizer.json, or a model directory holding one")
+        "init",
+        "Write a random-initialized Hugging Face model directory (config.json, "
+        "model.safetensors, generation_config.json, tokenizer files with a chat template)");
+    cmd->add_option("--arch", args->arch,
+                    "llama | mistral | qwen2 | qwen3 (defaults to the preset's)");
+    cmd->add_option("--preset", args->preset, "model shape; one of:" + presets)
+        ->capture_default_str();
+    cmd->add_option("--tokenizer", args->tokenizer,
+                    "a tokenizer.json, or a model directory holding one")
         ->required();
-    cmd->add_option("--out", args->out, "the directory to create (must not exist or be empty)")->required();
+    cmd->add_option("--out", args->out, "the directory to create (must not exist or be empty)")
+        ->required();
     cmd->add_option("--seed", args->seed, "random seed for the weights")->capture_default_str();
     cmd->add_option("--dtype", args->dtype, "f32 | bf16: the stored dtype")->capture_default_str();
     cmd->add_option("--max-shard-gb", args->max_shard_gb,
@@ -36,7 +42,8 @@ void register_model_init(CLI::App& model) {
         if (!args->arch.empty()) {
             o.arch = model::architecture_from_name(args->arch);
             if (!o.arch)
-                throw_invalid("unknown --arch '" + args->arch + "'", "use llama, mistral, qwen2 or qwen3");
+                throw_invalid("unknown --arch '" + args->arch + "'",
+                              "use llama, mistral, qwen2 or qwen3");
         }
         if (!(args->max_shard_gb > 0)) throw_invalid("--max-shard-gb must be positive");
         o.preset = args->preset;

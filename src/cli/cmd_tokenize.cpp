@@ -14,7 +14,8 @@ void register_tokenize(CLI::App& app) {
         bool json = false, no_special = false;
     };
     auto a = std::make_shared<Args>();
-    auto* cmd = app.add_subcommand("tokenize", "Print the token ids of a text (and the pieces with --json)");
+    auto* cmd = app.add_subcommand("tokenize",
+                                   "Print the token ids of a text (and the pieces with --json)");
     auto* model = cmd->add_option("--model", a->model, "a model directory holding tokenizer.json");
     auto* tok = cmd->add_option("--tokenizer", a->tokenizer, "a tokenizer.json file");
     model->excludes(tok);
@@ -24,8 +25,10 @@ void register_tokenize(CLI::App& app) {
     cmd->add_flag("--json", a->json, "print {\"ids\": [...], \"pieces\": [...]}");
     cmd->add_flag("--no-special", a->no_special, "do not add BOS/EOS from the post-processor");
     cmd->callback([a] {
-        if (a->model.empty() == a->tokenizer.empty()) usage_error("give exactly one of --model and --tokenizer");
-        if (a->text.empty() == a->file.empty()) usage_error("give exactly one of --text and --file");
+        if (a->model.empty() == a->tokenizer.empty())
+            usage_error("give exactly one of --model and --tokenizer");
+        if (a->text.empty() == a->file.empty())
+            usage_error("give exactly one of --text and --file");
         auto t = tokenizer::Tokenizer::load(a->model.empty() ? a->tokenizer : a->model);
         std::string input = a->file.empty() ? a->text : read_text_file(a->file);
         auto ids = t->encode(input, !a->no_special);
@@ -34,7 +37,8 @@ void register_tokenize(CLI::App& app) {
             std::printf("%s\n", j.dump().c_str());
             return;
         }
-        for (size_t i = 0; i < ids.size(); ++i) std::printf("%s%lld", i ? "," : "", static_cast<long long>(ids[i]));
+        for (size_t i = 0; i < ids.size(); ++i)
+            std::printf("%s%lld", i ? "," : "", static_cast<long long>(ids[i]));
         std::printf("\n");
     });
 
@@ -46,10 +50,12 @@ void register_tokenize(CLI::App& app) {
     auto* detok = app.add_subcommand("detokenize", "Print the text of token ids");
     detok->add_option("--model", d->model, "a model directory, or a tokenizer.json")->required();
     detok->add_option("--ids", d->ids, "token ids, e.g. 1,2,3")->required();
-    detok->add_flag("--keep-special", d->keep_special, "print special tokens instead of skipping them");
+    detok->add_flag("--keep-special", d->keep_special,
+                    "print special tokens instead of skipping them");
     detok->callback([d] {
         auto t = tokenizer::Tokenizer::load(d->model);
-        std::printf("%s\n", t->decode_text(parse_id_list(d->ids, "--ids"), !d->keep_special).c_str());
+        std::printf("%s\n",
+                    t->decode_text(parse_id_list(d->ids, "--ids"), !d->keep_special).c_str());
     });
 }
 

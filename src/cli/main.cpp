@@ -1,6 +1,6 @@
 // llmtune: one binary, one subcommand per file in this directory.
-#include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -27,11 +27,14 @@ int exit_code_for(ErrorKind kind) {
         case ErrorKind::invalid_input:
         case ErrorKind::not_found:
         case ErrorKind::conflict:
-        case ErrorKind::unauthorized: return kInvalidInput;
+        case ErrorKind::unauthorized:
+            return kInvalidInput;
         case ErrorKind::io:
         case ErrorKind::resource_exhausted:
-        case ErrorKind::cancelled: return kIo;
-        case ErrorKind::internal: return kInternal;
+        case ErrorKind::cancelled:
+            return kIo;
+        case ErrorKind::internal:
+            return kInternal;
     }
     return kInternal;
 }
@@ -69,7 +72,8 @@ int main(int argc, char** argv) {
     } catch (const std::filesystem::filesystem_error& e) {
         return report(e.what(), "check the path and its permissions", kIo);
     } catch (const std::bad_alloc&) {
-        return report("out of memory", "use a smaller model, batch or sequence length, or bf16", kIo);
+        return report("out of memory", "use a smaller model, batch or sequence length, or bf16",
+                      kIo);
     } catch (const c10::Error& e) {
         return report(std::string("torch: ") + e.what_without_backtrace(),
                       "this is likely a bug in llmtune; please report it", kInternal);

@@ -28,8 +28,9 @@ void fsync_dir_of(const std::string& path) {
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
     tmp_path_ = path_ + ".tmp." + std::to_string(getpid()) + "." + std::to_string(g_tmp_counter++);
     fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_io(tmp_path_ + ": cannot create: " + errno_text(errno),
-                          "check that the directory exists and is writable");
+    if (fd_ < 0)
+        throw_io(tmp_path_ + ": cannot create: " + errno_text(errno),
+                 "check that the directory exists and is writable");
 }
 
 AtomicFile::~AtomicFile() {

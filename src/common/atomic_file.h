@@ -9,7 +9,7 @@
 namespace llmtune {
 
 class AtomicFile {
-public:
+  public:
     explicit AtomicFile(std::string path);  // opens "<path>.tmp.<pid>.<n>"
     ~AtomicFile();                          // removes the temp file unless commit() ran
     AtomicFile(const AtomicFile&) = delete;
@@ -18,7 +18,7 @@ public:
     void write(const void* data, size_t n);
     void commit();  // fsync, rename, fsync the directory
 
-private:
+  private:
     std::string path_;
     std::string tmp_path_;
     int fd_ = -1;

@@ -24,14 +24,14 @@ enum class ErrorKind {
 const char* error_kind_name(ErrorKind kind);
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorKind kind, std::string message, std::string hint = "");
 
     ErrorKind kind() const { return kind_; }
     const std::string& message() const { return message_; }
     const std::string& hint() const { return hint_; }
 
-private:
+  private:
     ErrorKind kind_;
     std::string message_;
     std::string hint_;
@@ -48,12 +48,11 @@ std::string errno_text(int err);
 
 // LLMTUNE_ASSERT: an invariant of llmtune itself, not a check of user input. A failure is a
 // bug, reported as an internal error with the location.
-#define LLMTUNE_ASSERT(cond, what)                                                         \
-    do {                                                                                   \
-        if (!(cond))                                                                       \
-            throw ::llmtune::Error(::llmtune::ErrorKind::internal,                         \
-                                   std::string("assertion failed: ") + #cond + " (" +      \
-                                       (what) + ") at " + __FILE__ + ":" +                 \
-                                       std::to_string(__LINE__),                           \
-                                   "this is a bug in llmtune; please report it");          \
+#define LLMTUNE_ASSERT(cond, what)                                                             \
+    do {                                                                                       \
+        if (!(cond))                                                                           \
+            throw ::llmtune::Error(::llmtune::ErrorKind::internal,                             \
+                                   std::string("assertion failed: ") + #cond + " (" + (what) + \
+                                       ") at " + __FILE__ + ":" + std::to_string(__LINE__),    \
+                                   "this is a bug in llmtune; please report it");              \
     } while (0)

@@ -42,9 +42,9 @@ Json parse_impl(const std::string& text, const std::string& source) {
         std::string what = e.what();
         auto pos = what.find("syntax error");
         std::string reason = pos == std::string::npos ? what : what.substr(pos);
-        throw_invalid(source + ": invalid JSON at " + describe_position(text, byte) + " (" +
-                          reason + ")",
-                      "fix the JSON syntax; `python3 -m json.tool FILE` shows the same spot");
+        throw_invalid(
+            source + ": invalid JSON at " + describe_position(text, byte) + " (" + reason + ")",
+            "fix the JSON syntax; `python3 -m json.tool FILE` shows the same spot");
     } catch (const nlohmann::json::exception& e) {
         // e.g. out_of_range for a number too large for a double
         throw_invalid(source + ": invalid JSON (" + std::string(e.what()) + ")",
@@ -77,7 +77,9 @@ std::string read_text_file(const std::string& path) {
     return ss.str();
 }
 
-json read_json_file(const std::string& path) { return parse_json_text(read_text_file(path), path); }
+json read_json_file(const std::string& path) {
+    return parse_json_text(read_text_file(path), path);
+}
 
 ordered_json read_ordered_json_file(const std::string& path) {
     return parse_ordered_json_text(read_text_file(path), path);

@@ -12,7 +12,7 @@
 namespace llmtune {
 
 class MappedFile {
-public:
+  public:
     // Throws not_found / io with the path on failure.
     static std::shared_ptr<MappedFile> open(const std::string& path);
     ~MappedFile();
@@ -23,7 +23,7 @@ public:
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     MappedFile() = default;
     uint8_t* data_ = nullptr;
     size_t size_ = 0;

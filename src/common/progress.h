@@ -11,13 +11,13 @@
 namespace llmtune {
 
 class Progress {
-public:
+  public:
     Progress(std::string label, int64_t total, std::string unit = "");
     ~Progress();
     void advance(int64_t n = 1);
     void finish();
 
-private:
+  private:
     void draw(bool final);
     std::string label_, unit_;
     int64_t total_, done_ = 0;

@@ -6,7 +6,8 @@ namespace {
 const char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
 }
 
-size_t utf8_sequence_length(std::string_view s, size_t i, size_t* maximal_subpart, bool* incomplete) {
+size_t utf8_sequence_length(std::string_view s, size_t i, size_t* maximal_subpart,
+                            bool* incomplete) {
     size_t prefix = 1;
     bool ran_out = false;
     auto result = [&](size_t len) {

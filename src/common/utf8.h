@@ -21,19 +21,21 @@ size_t utf8_sequence_length(std::string_view s, size_t i, size_t* maximal_subpar
 
 // Offset of the first byte that is not part of valid UTF-8, or npos.
 size_t find_invalid_utf8(std::string_view s);
-inline bool is_valid_utf8(std::string_view s) { return find_invalid_utf8(s) == std::string_view::npos; }
+inline bool is_valid_utf8(std::string_view s) {
+    return find_invalid_utf8(s) == std::string_view::npos;
+}
 
 // `s` with each maximal invalid subpart replaced by U+FFFD.
 std::string utf8_lossy(std::string_view s);
 
 class Utf8Stream {
-public:
+  public:
     // Appends bytes and returns the text that is now complete (possibly empty).
     std::string push(const std::string& bytes);
     // Returns what remains; an unfinished sequence becomes U+FFFD.
     std::string finish();
 
-private:
+  private:
     std::string pending_;
 };
 

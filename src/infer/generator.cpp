@@ -45,11 +45,12 @@ GenerationResult generate(model::CausalLM& lm, const std::vector<int64_t>& promp
     if (prompt.empty()) throw_invalid("the prompt is empty", "give at least one token");
     if (params.max_tokens < 1) throw_invalid("max_tokens must be at least 1");
     if (!params.stop.empty() && !decoder)
-        throw_invalid("stop strings need a tokenizer to decode text", "load the model with its tokenizer");
+        throw_invalid("stop strings need a tokenizer to decode text",
+                      "load the model with its tokenizer");
     for (int64_t id : prompt)
         if (id < 0 || id >= cfg.vocab_size)
-            throw_invalid("prompt token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                          std::to_string(cfg.vocab_size) + ")");
+            throw_invalid("prompt token id " + std::to_string(id) +
+                          " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")");
     const int64_t total = static_cast<int64_t>(prompt.size()) + params.max_tokens;
     if (total > cfg.max_position_embeddings && cfg.rope_scaling.type != "dynamic")
         throw_invalid("prompt (" + std::to_string(prompt.size()) + " tokens) plus max_tokens (" +

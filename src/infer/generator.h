@@ -15,7 +15,7 @@ namespace llmtune::infer {
 // Turns token ids into bytes. Implemented by the tokenizer; generation over bare ids works
 // without one (no text, no stop strings).
 class TokenDecoder {
-public:
+  public:
     virtual ~TokenDecoder() = default;
     // The bytes of `ids` decoded together (special tokens skipped). May end inside a UTF-8
     // character; must be prefix-stable: decode(a) is a prefix of decode(a + b).
@@ -23,19 +23,19 @@ public:
 };
 
 struct GenerationParams {
-    int64_t max_tokens = 256;        // new tokens at most
+    int64_t max_tokens = 256;  // new tokens at most
     SamplingParams sampling;
-    std::vector<int64_t> eos_ids;    // usually from generation_config.json
-    std::vector<std::string> stop;   // stop strings (need a decoder)
+    std::vector<int64_t> eos_ids;   // usually from generation_config.json
+    std::vector<std::string> stop;  // stop strings (need a decoder)
 };
 
 struct GenerationResult {
-    std::vector<int64_t> tokens;   // generated ids, without the EOS that ended them
-    std::string text;              // decoded text (empty without a decoder)
-    std::string finish_reason;     // "stop" (EOS or stop string), "length", "cancelled"
+    std::vector<int64_t> tokens;  // generated ids, without the EOS that ended them
+    std::string text;             // decoded text (empty without a decoder)
+    std::string finish_reason;    // "stop" (EOS or stop string), "length", "cancelled"
     int64_t prompt_tokens = 0;
-    double prefill_seconds = 0;    // the prompt's forward pass
-    double decode_seconds = 0;     // every later step, sampling included
+    double prefill_seconds = 0;  // the prompt's forward pass
+    double decode_seconds = 0;   // every later step, sampling included
 };
 
 // Called for each generated token with the text it completes (always whole UTF-8 characters,

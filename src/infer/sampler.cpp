@@ -14,14 +14,17 @@ void SamplingParams::validate() const {
     if (!(temperature >= 0 && temperature <= 100))
         throw_invalid("temperature must be in [0, 100], got " + std::to_string(temperature),
                       "use 0 for greedy decoding, about 0.7 for varied text");
-    if (top_k < 0) throw_invalid("top_k must be >= 0 (0 disables it), got " + std::to_string(top_k));
+    if (top_k < 0)
+        throw_invalid("top_k must be >= 0 (0 disables it), got " + std::to_string(top_k));
     if (!(top_p > 0 && top_p <= 1))
-        throw_invalid("top_p must be in (0, 1], got " + std::to_string(top_p), "1 disables nucleus sampling");
+        throw_invalid("top_p must be in (0, 1], got " + std::to_string(top_p),
+                      "1 disables nucleus sampling");
     if (!(min_p >= 0 && min_p <= 1))
         throw_invalid("min_p must be in [0, 1], got " + std::to_string(min_p), "0 disables it");
     if (!(repetition_penalty > 0 && repetition_penalty <= 100))
-        throw_invalid("repetition_penalty must be in (0, 100], got " + std::to_string(repetition_penalty),
-                      "1 disables it; 1.1 is a common mild value");
+        throw_invalid(
+            "repetition_penalty must be in (0, 100], got " + std::to_string(repetition_penalty),
+            "1 disables it; 1.1 is a common mild value");
 }
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {
@@ -46,7 +49,8 @@ int64_t Sampler::sample(const torch::Tensor& logits_tensor, const std::vector<in
         return std::max_element(logits.begin(), logits.end()) - logits.begin();
 
     const float t = static_cast<float>(params_.temperature);
-    for (float& s : logits) s /= t;
+    for (float& s : logits)
+        s /= t;
 
     // Candidates sorted by descending logit; the filters below only ever shorten this list.
     std::vector<int64_t> order(static_cast<size_t>(v));
@@ -67,9 +71,12 @@ int64_t Sampler::sample(const torch::Tensor& logits_tensor, const std::vector<in
     auto softmax_over = [&](size_t n) {
         std::vector<double> probs(n);
         double mx = -std::numeric_limits<double>::infinity(), sum = 0;
-        for (size_t i = 0; i < n; ++i) mx = std::max(mx, static_cast<double>(logits[order[i]]));
-        for (size_t i = 0; i < n; ++i) sum += probs[i] = std::exp(static_cast<double>(logits[order[i]]) - mx);
-        for (double& p : probs) p /= sum;
+        for (size_t i = 0; i < n; ++i)
+            mx = std::max(mx, static_cast<double>(logits[order[i]]));
+        for (size_t i = 0; i < n; ++i)
+            sum += probs[i] = std::exp(static_cast<double>(logits[order[i]]) - mx);
+        for (double& p : probs)
+            p /= sum;
         return probs;
     };
     if (params_.top_p < 1.0) {
@@ -77,14 +84,16 @@ int64_t Sampler::sample(const torch::Tensor& logits_tensor, const std::vector<in
         auto probs = softmax_over(keep);
         double tail = 0;
         size_t n = keep;
-        while (n > 1 && tail + probs[n - 1] <= 1.0 - params_.top_p) tail += probs[--n];
+        while (n > 1 && tail + probs[n - 1] <= 1.0 - params_.top_p)
+            tail += probs[--n];
         keep = n;
     }
     if (params_.min_p > 0.0) {
         auto probs = softmax_over(keep);
         const double floor = params_.min_p * probs[0];
         size_t n = 1;
-        while (n < keep && probs[n] >= floor) ++n;
+        while (n < keep && probs[n] >= floor)
+            ++n;
         keep = n;
     }
     auto probs = softmax_over(keep);

@@ -24,13 +24,13 @@ struct SamplingParams {
 };
 
 class Sampler {
-public:
+  public:
     explicit Sampler(const SamplingParams& params);
 
     // logits: (V,) float32 on any device. context: the prompt and the tokens generated so far.
     int64_t sample(const torch::Tensor& logits, const std::vector<int64_t>& context);
 
-private:
+  private:
     SamplingParams params_;
     std::mt19937_64 rng_;
 };

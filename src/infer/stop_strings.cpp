@@ -14,7 +14,8 @@ std::string StopMatcher::push(const std::string& text) {
     pending_ += text;
     // The earliest complete stop string wins.
     size_t first = std::string::npos;
-    for (const auto& s : stops_) first = std::min(first, pending_.find(s));
+    for (const auto& s : stops_)
+        first = std::min(first, pending_.find(s));
     if (first != std::string::npos) {
         stopped_ = true;
         std::string out = pending_.substr(0, first);

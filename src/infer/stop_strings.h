@@ -11,7 +11,7 @@
 namespace llmtune::infer {
 
 class StopMatcher {
-public:
+  public:
     explicit StopMatcher(std::vector<std::string> stops);
 
     // Adds text; returns what may be emitted now. After a stop string, stopped() is true and
@@ -21,7 +21,7 @@ public:
     std::string flush();
     bool stopped() const { return stopped_; }
 
-private:
+  private:
     std::vector<std::string> stops_;
     std::string pending_;
     bool stopped_ = false;

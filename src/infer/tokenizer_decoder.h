@@ -9,11 +9,14 @@
 namespace llmtune::infer {
 
 class TokenizerDecoder : public TokenDecoder {
-public:
-    explicit TokenizerDecoder(std::shared_ptr<const tokenizer::Tokenizer> tok) : tok_(std::move(tok)) {}
-    std::string decode(const std::vector<int64_t>& ids) const override { return tok_->decode(ids, true); }
+  public:
+    explicit TokenizerDecoder(std::shared_ptr<const tokenizer::Tokenizer> tok)
+        : tok_(std::move(tok)) {}
+    std::string decode(const std::vector<int64_t>& ids) const override {
+        return tok_->decode(ids, true);
+    }
 
-private:
+  private:
     std::shared_ptr<const tokenizer::Tokenizer> tok_;
 };
 

@@ -23,7 +23,9 @@ EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, torch::TensorOptions op
     weight = register_parameter("weight", torch::empty({vocab, dim}, options));
 }
 
-torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) { return torch::embedding(weight, ids); }
+torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) {
+    return torch::embedding(weight, ids);
+}
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, torch::TensorOptions options) : eps(eps_) {
     weight = register_parameter("weight", torch::ones({dim}, options));
@@ -62,21 +64,28 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
         k = k_norm(k);
     }
     const bool fused = use_inference_kernels(x);
-    q = fused ? rope_inference(q.transpose(1, 2), cos, sin) : Rope::apply(q.transpose(1, 2), cos, sin);  // (B, nh, T, hd)
-    k = fused ? rope_inference(k.transpose(1, 2), cos, sin) : Rope::apply(k.transpose(1, 2), cos, sin);  // (B, nkv, T, hd)
+    q = fused ? rope_inference(q.transpose(1, 2), cos, sin)
+              : Rope::apply(q.transpose(1, 2), cos, sin);  // (B, nh, T, hd)
+    k = fused ? rope_inference(k.transpose(1, 2), cos, sin)
+              : Rope::apply(k.transpose(1, 2), cos, sin);  // (B, nkv, T, hd)
     v = v.transpose(1, 2);
     if (cache) std::tie(k, v) = cache->append(layer, k, v);  // (B, nkv, S, hd)
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd_));
     // One query position seeing every key (decoding): the fused kernel; otherwise matmuls.
-    const bool one_query = fused && t == 1 && !bias.defined() && k.stride(3) == 1 && v.stride(3) == 1;
-    auto out = one_query ? single_query_attention(q, k, v, scale) : compat::grouped_attention(q, k, v, bias, scale);
+    const bool one_query =
+        fused && t == 1 && !bias.defined() && k.stride(3) == 1 && v.stride(3) == 1;
+    auto out = one_query ? single_query_attention(q, k, v, scale)
+                         : compat::grouped_attention(q, k, v, bias, scale);
     return o_proj(out.transpose(1, 2).reshape({b, t, nh_ * hd_}));
 }
 
 MlpImpl::MlpImpl(const ModelConfig& cfg, torch::TensorOptions options) {
-    gate_proj = register_module("gate_proj", Linear(cfg.hidden_size, cfg.intermediate_size, false, options));
-    up_proj = register_module("up_proj", Linear(cfg.hidden_size, cfg.intermediate_size, false, options));
-    down_proj = register_module("down_proj", Linear(cfg.intermediate_size, cfg.hidden_size, false, options));
+    gate_proj = register_module("gate_proj",
+                                Linear(cfg.hidden_size, cfg.intermediate_size, false, options));
+    up_proj =
+        register_module("up_proj", Linear(cfg.hidden_size, cfg.intermediate_size, false, options));
+    down_proj = register_module("down_proj",
+                                Linear(cfg.intermediate_size, cfg.hidden_size, false, options));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
@@ -86,9 +95,10 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& cfg, torch::TensorOptions options) {
     self_attn = register_module("self_attn", Attention(cfg, options));
     mlp = register_module("mlp", Mlp(cfg, options));
-    input_layernorm = register_module("input_layernorm", RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, options));
-    post_attention_layernorm =
-        register_module("post_attention_layernorm", RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, options));
+    input_layernorm =
+        register_module("input_layernorm", RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, options));
+    post_attention_layernorm = register_module("post_attention_layernorm",
+                                               RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, options));
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
@@ -99,9 +109,11 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Ten
 }
 
 DecoderStackImpl::DecoderStackImpl(const ModelConfig& cfg, torch::TensorOptions options) {
-    embed_tokens = register_module("embed_tokens", Embedding(cfg.vocab_size, cfg.hidden_size, options));
+    embed_tokens =
+        register_module("embed_tokens", Embedding(cfg.vocab_size, cfg.hidden_size, options));
     layers = register_module("layers", torch::nn::ModuleList());
-    for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) layers->push_back(DecoderLayer(cfg, options));
+    for (int64_t i = 0; i < cfg.num_hidden_layers; ++i)
+        layers->push_back(DecoderLayer(cfg, options));
     norm = register_module("norm", RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, options));
 }
 
@@ -109,7 +121,8 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& cfg, torch::TensorOptions options)
     : cfg_(cfg), options_(options), rope_(cfg) {
     model = register_module("model", DecoderStack(cfg, options));
     if (!cfg.tie_word_embeddings)
-        lm_head = register_module("lm_head", Linear(cfg.hidden_size, cfg.vocab_size, false, options));
+        lm_head =
+            register_module("lm_head", Linear(cfg.hidden_size, cfg.vocab_size, false, options));
 }
 
 torch::Tensor CausalLMImpl::lm_head_weight() const {
@@ -124,7 +137,7 @@ torch::Tensor causal_bias(int64_t past, int64_t t, int64_t window, torch::Tensor
     if (window > 0) allowed = allowed & (qpos - kpos < window);
     // The dtype's lowest finite value rather than -inf, as transformers does, so a row with
     // nothing allowed gives a uniform softmax instead of NaN.
-    double lowest = options.dtype() == torch::kBFloat16 ? -3.3895313892515355e38
+    double lowest = options.dtype() == torch::kBFloat16  ? -3.3895313892515355e38
                     : options.dtype() == torch::kFloat16 ? -65504.0
                                                          : std::numeric_limits<float>::lowest();
     auto zero = torch::zeros({}, options);
@@ -137,9 +150,10 @@ torch::Tensor CausalLMImpl::hidden_states(const ForwardArgs& args) {
     const int64_t past = args.cache ? args.cache->length() : 0;
     auto positions = args.position_ids;
     if (!positions.defined())
-        positions = torch::arange(past, past + t, torch::dtype(torch::kInt64).device(options_.device()))
-                        .unsqueeze(0)
-                        .expand({b, t});
+        positions =
+            torch::arange(past, past + t, torch::dtype(torch::kInt64).device(options_.device()))
+                .unsqueeze(0)
+                .expand({b, t});
     auto bias = args.attention_bias;
     // A single new position with no window may attend to every cached key: no mask needed.
     bool needs_mask = t > 1 || (cfg_.sliding_window > 0 && past + t > cfg_.sliding_window);
@@ -147,7 +161,8 @@ torch::Tensor CausalLMImpl::hidden_states(const ForwardArgs& args) {
     auto [cos, sin] = rope_.cos_sin(positions, options_.dtype().toScalarType());
     auto h = model->embed_tokens(args.input_ids);  // (B, T, H)
     for (size_t i = 0; i < model->layers->size(); ++i)
-        h = model->layers[i]->as<DecoderLayer>()->forward(h, cos, sin, bias, args.cache, static_cast<int64_t>(i));
+        h = model->layers[i]->as<DecoderLayer>()->forward(h, cos, sin, bias, args.cache,
+                                                          static_cast<int64_t>(i));
     if (args.cache) args.cache->commit(t);
     return model->norm(h);
 }
@@ -156,7 +171,8 @@ torch::Tensor CausalLMImpl::forward(const ForwardArgs& args) {
     auto h = hidden_states(args);
     if (args.last_position_only) h = h.narrow(1, h.size(1) - 1, 1);
     const auto& w = lm_head_weight();
-    auto logits = can_use_single_row_linear(h, w) ? linear_single_row(h, w, {}) : torch::linear(h, w);
+    auto logits =
+        can_use_single_row_linear(h, w) ? linear_single_row(h, w, {}) : torch::linear(h, w);
     return logits.to(torch::kFloat32);
 }
 

@@ -18,7 +18,7 @@ namespace llmtune::model {
 // y = x W^T + b with W (out, in), as torch.nn.Linear; parameters created uninitialized so
 // that loading a 1B model does not first pay for a random init.
 class LinearImpl : public torch::nn::Module {
-public:
+  public:
     LinearImpl(int64_t in, int64_t out, bool bias, torch::TensorOptions options);
     torch::Tensor forward(const torch::Tensor& x);
     torch::Tensor weight, bias;
@@ -26,7 +26,7 @@ public:
 TORCH_MODULE(Linear);
 
 class EmbeddingImpl : public torch::nn::Module {
-public:
+  public:
     EmbeddingImpl(int64_t vocab, int64_t dim, torch::TensorOptions options);
     torch::Tensor forward(const torch::Tensor& ids);  // (B, T) -> (B, T, H)
     torch::Tensor weight;
@@ -35,7 +35,7 @@ TORCH_MODULE(Embedding);
 
 // RMSNorm computed in float32 and cast back, as transformers' LlamaRMSNorm.
 class RMSNormImpl : public torch::nn::Module {
-public:
+  public:
     RMSNormImpl(int64_t dim, double eps, torch::TensorOptions options);
     torch::Tensor forward(const torch::Tensor& x);
     torch::Tensor weight;
@@ -44,22 +44,23 @@ public:
 TORCH_MODULE(RMSNorm);
 
 class AttentionImpl : public torch::nn::Module {
-public:
+  public:
     AttentionImpl(const ModelConfig& cfg, torch::TensorOptions options);
     // x (B, T, H); cos/sin (B, 1, T, hd); bias additive, broadcastable to (B, 1, T, S) or
     // undefined for "attend to everything"; cache may be null.
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                          const torch::Tensor& bias, KVCache* cache, int64_t layer);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos,
+                          const torch::Tensor& sin, const torch::Tensor& bias, KVCache* cache,
+                          int64_t layer);
     Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
     RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3 only
 
-private:
+  private:
     int64_t nh_, nkv_, hd_;
 };
 TORCH_MODULE(Attention);
 
 class MlpImpl : public torch::nn::Module {
-public:
+  public:
     MlpImpl(const ModelConfig& cfg, torch::TensorOptions options);
     torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
     Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
@@ -67,10 +68,11 @@ public:
 TORCH_MODULE(Mlp);
 
 class DecoderLayerImpl : public torch::nn::Module {
-public:
+  public:
     DecoderLayerImpl(const ModelConfig& cfg, torch::TensorOptions options);
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                          const torch::Tensor& bias, KVCache* cache, int64_t layer);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos,
+                          const torch::Tensor& sin, const torch::Tensor& bias, KVCache* cache,
+                          int64_t layer);
     Attention self_attn{nullptr};
     Mlp mlp{nullptr};
     RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -79,7 +81,7 @@ TORCH_MODULE(DecoderLayer);
 
 // The "model." prefix of the checkpoint: embeddings, layers, final norm.
 class DecoderStackImpl : public torch::nn::Module {
-public:
+  public:
     DecoderStackImpl(const ModelConfig& cfg, torch::TensorOptions options);
     Embedding embed_tokens{nullptr};
     torch::nn::ModuleList layers;
@@ -88,15 +90,15 @@ public:
 TORCH_MODULE(DecoderStack);
 
 struct ForwardArgs {
-    torch::Tensor input_ids;     // (B, T) int64
-    torch::Tensor position_ids;  // (B, T); default: cache length + [0, T)
-    torch::Tensor attention_bias;  // additive (B|1, 1, T, S); default: causal (+ sliding window)
-    KVCache* cache = nullptr;    // when set, keys/values are appended and attended to
+    torch::Tensor input_ids;          // (B, T) int64
+    torch::Tensor position_ids;       // (B, T); default: cache length + [0, T)
+    torch::Tensor attention_bias;     // additive (B|1, 1, T, S); default: causal (+ sliding window)
+    KVCache* cache = nullptr;         // when set, keys/values are appended and attended to
     bool last_position_only = false;  // compute logits for the last position only
 };
 
 class CausalLMImpl : public torch::nn::Module {
-public:
+  public:
     CausalLMImpl(const ModelConfig& cfg, torch::TensorOptions options);
 
     // Final hidden states after the last norm: (B, T, H).
@@ -111,7 +113,7 @@ public:
     DecoderStack model{nullptr};
     Linear lm_head{nullptr};  // null when tie_word_embeddings
 
-private:
+  private:
     ModelConfig cfg_;
     torch::TensorOptions options_;
     Rope rope_;

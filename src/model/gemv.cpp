@@ -17,7 +17,9 @@ float bf16_to_float(uint16_t h) {
 }
 
 // Horizontal sum; a function of its own because lambdas do not inherit target attributes.
-__attribute__((target("avx512f"))) float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+__attribute__((target("avx512f"))) float hsum(__m512 v) {
+    return _mm512_reduce_add_ps(v);
+}
 
 // Both kernels compute y[r] = dot(W[r, :], x) (+ bias[r]) for r in [begin, end), four rows at
 // a time so each load of x serves four weight rows, and write y in the weight's dtype.
@@ -28,7 +30,8 @@ __attribute__((target("avx512f"))) void gemv_f32_rows(const float* w, const floa
                                                       int64_t end, int64_t in) {
     const int64_t in16 = in / 16 * 16;
     auto finish = [&](int64_t r, float s) {
-        for (int64_t i = in16; i < in; ++i) s += w[r * in + i] * x[i];
+        for (int64_t i = in16; i < in; ++i)
+            s += w[r * in + i] * x[i];
         y[r] = bias ? s + bias[r] : s;
     };
     int64_t r = begin;
@@ -63,7 +66,8 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void gemv_bf16_rows(
     int64_t end, int64_t in) {
     const int64_t in32 = in / 32 * 32;
     auto finish = [&](int64_t r, float s) {
-        for (int64_t i = in32; i < in; ++i) s += bf16_to_float(w[r * in + i]) * bf16_to_float(x[i]);
+        for (int64_t i = in32; i < in; ++i)
+            s += bf16_to_float(w[r * in + i]) * bf16_to_float(x[i]);
         // torch adds the bias after rounding the product to bf16; so do we.
         at::BFloat16 out(s);
         y[r] = bias ? at::BFloat16(static_cast<float>(out) + bf16_to_float(bias[r])) : out;
@@ -100,14 +104,16 @@ constexpr int64_t kGrainRows = 64;
 }  // namespace
 
 bool cpu_has_avx512_bf16() {
-    static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+    static const bool has =
+        __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
     return has;
 }
 
 bool can_use_single_row_linear(const torch::Tensor& x, const torch::Tensor& weight) {
     if (!x.device().is_cpu() || x.scalar_type() != weight.scalar_type()) return false;
     if (x.numel() != x.size(-1) || weight.dim() != 2 || x.size(-1) != weight.size(1)) return false;
-    if (torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return false;
+    if (torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad()))
+        return false;
     if (x.scalar_type() == torch::kFloat32) return true;
     return x.scalar_type() == torch::kBFloat16 && cpu_has_avx512_bf16();
 }
@@ -126,7 +132,8 @@ torch::Tensor linear_single_row(const torch::Tensor& x, const torch::Tensor& wei
             return (b.defined() ? torch::addmv(b, w, xv) : torch::mv(w, xv)).view(out_shape);
         const float* bp = b.defined() ? b.data_ptr<float>() : nullptr;
         at::parallel_for(0, rows, kGrainRows, [&](int64_t s, int64_t e) {
-            gemv_f32_rows(w.data_ptr<float>(), xv.data_ptr<float>(), bp, y.data_ptr<float>(), s, e, in);
+            gemv_f32_rows(w.data_ptr<float>(), xv.data_ptr<float>(), bp, y.data_ptr<float>(), s, e,
+                          in);
         });
         return y.view(out_shape);
     }

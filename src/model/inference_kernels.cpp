@@ -26,8 +26,10 @@ void rms_norm_rows(const torch::Tensor& x, const torch::Tensor& w, torch::Tensor
         for (int64_t r = b; r < e; ++r) {
             const T* xr = xp + r * d;
             float ss = 0;
-            for (int64_t i = 0; i < d; ++i) ss += static_cast<float>(xr[i]) * static_cast<float>(xr[i]);
-            const float inv = 1.0f / std::sqrt(ss / static_cast<float>(d) + static_cast<float>(eps));
+            for (int64_t i = 0; i < d; ++i)
+                ss += static_cast<float>(xr[i]) * static_cast<float>(xr[i]);
+            const float inv =
+                1.0f / std::sqrt(ss / static_cast<float>(d) + static_cast<float>(eps));
             for (int64_t i = 0; i < d; ++i)
                 op[r * d + i] = static_cast<T>(static_cast<float>(wp[i]) *
                                                round_as<T>(static_cast<float>(xr[i]) * inv));
@@ -73,15 +75,19 @@ LLMTUNE_SIMD_CLONES float dot(const float* a, const float* b, int64_t n) {
     float acc[16] = {};
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; ++l) acc[l] += a[i + l] * b[i + l];
+        for (int l = 0; l < 16; ++l)
+            acc[l] += a[i + l] * b[i + l];
     float s = 0;
-    for (int l = 0; l < 16; ++l) s += acc[l];
-    for (; i < n; ++i) s += a[i] * b[i];
+    for (int l = 0; l < 16; ++l)
+        s += acc[l];
+    for (; i < n; ++i)
+        s += a[i] * b[i];
     return s;
 }
 
 LLMTUNE_SIMD_CLONES void axpy(float p, const float* x, float* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] += p * x[i];
+    for (int64_t i = 0; i < n; ++i)
+        y[i] += p * x[i];
 }
 
 LLMTUNE_SIMD_CLONES void bf16_to_float(const uint16_t* src, float* dst, int64_t n) {
@@ -91,7 +97,9 @@ LLMTUNE_SIMD_CLONES void bf16_to_float(const uint16_t* src, float* dst, int64_t 
     }
 }
 
-void row_to_float(const float* src, float* dst, int64_t n) { std::memcpy(dst, src, n * sizeof(float)); }
+void row_to_float(const float* src, float* dst, int64_t n) {
+    std::memcpy(dst, src, n * sizeof(float));
+}
 void row_to_float(const at::BFloat16* src, float* dst, int64_t n) {
     bf16_to_float(reinterpret_cast<const uint16_t*>(src), dst, n);
 }
@@ -114,30 +122,37 @@ void attention_one_query(const torch::Tensor& q, const torch::Tensor& k, const t
             const int64_t b = task / nkv, kvh = task % nkv;
             for (int64_t j = 0; j < g; ++j) {
                 const T* qr = qp + b * qs[0] + (kvh * g + j) * qs[1];
-                for (int64_t i = 0; i < hd; ++i) qf[j * hd + i] = static_cast<float>(qr[i * qs[3]]);
+                for (int64_t i = 0; i < hd; ++i)
+                    qf[j * hd + i] = static_cast<float>(qr[i * qs[3]]);
             }
             const T* kb = kp + b * ks[0] + kvh * ks[1];
             const T* vb = vp + b * vs[0] + kvh * vs[1];
             for (int64_t s = 0; s < S; ++s) {
                 row_to_float(kb + s * ks[2], row.data(), hd);
                 for (int64_t j = 0; j < g; ++j)
-                    scores[j * S + s] = dot(qf.data() + j * hd, row.data(), hd) * static_cast<float>(scale);
+                    scores[j * S + s] =
+                        dot(qf.data() + j * hd, row.data(), hd) * static_cast<float>(scale);
             }
             for (int64_t j = 0; j < g; ++j) {  // softmax per query head
                 float* sc = scores.data() + j * S;
                 float mx = -INFINITY, sum = 0;
-                for (int64_t s = 0; s < S; ++s) mx = std::max(mx, sc[s]);
-                for (int64_t s = 0; s < S; ++s) sum += sc[s] = std::exp(sc[s] - mx);
-                for (int64_t s = 0; s < S; ++s) sc[s] /= sum;
+                for (int64_t s = 0; s < S; ++s)
+                    mx = std::max(mx, sc[s]);
+                for (int64_t s = 0; s < S; ++s)
+                    sum += sc[s] = std::exp(sc[s] - mx);
+                for (int64_t s = 0; s < S; ++s)
+                    sc[s] /= sum;
             }
             std::fill(acc.begin(), acc.end(), 0.0f);
             for (int64_t s = 0; s < S; ++s) {
                 row_to_float(vb + s * vs[2], row.data(), hd);
-                for (int64_t j = 0; j < g; ++j) axpy(scores[j * S + s], row.data(), acc.data() + j * hd, hd);
+                for (int64_t j = 0; j < g; ++j)
+                    axpy(scores[j * S + s], row.data(), acc.data() + j * hd, hd);
             }
             for (int64_t j = 0; j < g; ++j) {
                 T* o = op + (b * nh + kvh * g + j) * hd;
-                for (int64_t i = 0; i < hd; ++i) o[i] = static_cast<T>(acc[j * hd + i]);
+                for (int64_t i = 0; i < hd; ++i)
+                    o[i] = static_cast<T>(acc[j * hd + i]);
             }
         }
     });
@@ -167,7 +182,8 @@ torch::Tensor rms_norm_inference(const torch::Tensor& x, const torch::Tensor& we
     return out;
 }
 
-torch::Tensor rope_inference(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+torch::Tensor rope_inference(const torch::Tensor& x, const torch::Tensor& cos,
+                             const torch::Tensor& sin) {
     auto out = torch::empty(x.sizes(), x.options());
     dispatch(x.scalar_type(), [&](auto tag) { rope_rows<decltype(tag)>(x, cos, sin, out); });
     return out;
@@ -176,7 +192,8 @@ torch::Tensor rope_inference(const torch::Tensor& x, const torch::Tensor& cos, c
 torch::Tensor single_query_attention(const torch::Tensor& q, const torch::Tensor& k,
                                      const torch::Tensor& v, double scale) {
     auto out = torch::empty({q.size(0), q.size(1), 1, q.size(3)}, q.options());
-    dispatch(q.scalar_type(), [&](auto tag) { attention_one_query<decltype(tag)>(q, k, v, scale, out); });
+    dispatch(q.scalar_type(),
+             [&](auto tag) { attention_one_query<decltype(tag)>(q, k, v, scale, out); });
     return out;
 }
 

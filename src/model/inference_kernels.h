@@ -19,7 +19,8 @@ torch::Tensor rms_norm_inference(const torch::Tensor& x, const torch::Tensor& we
 
 // x * cos + rotate_half(x) * sin for x (B, n, T, hd) (any strides), cos/sin (B, 1, T, hd).
 // Returns a contiguous (B, n, T, hd) tensor.
-torch::Tensor rope_inference(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+torch::Tensor rope_inference(const torch::Tensor& x, const torch::Tensor& cos,
+                             const torch::Tensor& sin);
 
 // Softmax attention of one query position per head: q (B, nh, 1, hd), k/v (B, nkv, S, hd)
 // (S-dimension stride hd), every key visible. Returns (B, nh, 1, hd).

@@ -8,8 +8,10 @@ KVCache::KVCache(const ModelConfig& cfg, int64_t batch, int64_t capacity,
                  torch::TensorOptions options)
     : capacity_(capacity) {
     for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
-        keys_.push_back(torch::empty({batch, cfg.num_key_value_heads, capacity, cfg.head_dim}, options));
-        values_.push_back(torch::empty({batch, cfg.num_key_value_heads, capacity, cfg.head_dim}, options));
+        keys_.push_back(
+            torch::empty({batch, cfg.num_key_value_heads, capacity, cfg.head_dim}, options));
+        values_.push_back(
+            torch::empty({batch, cfg.num_key_value_heads, capacity, cfg.head_dim}, options));
     }
 }
 

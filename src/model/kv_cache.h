@@ -13,7 +13,7 @@
 namespace llmtune::model {
 
 class KVCache {
-public:
+  public:
     KVCache(const ModelConfig& cfg, int64_t batch, int64_t capacity, torch::TensorOptions options);
 
     int64_t length() const { return length_; }  // positions already cached
@@ -26,7 +26,7 @@ public:
     void commit(int64_t t) { length_ += t; }
     void reset() { length_ = 0; }
 
-private:
+  private:
     std::vector<torch::Tensor> keys_, values_;
     int64_t capacity_;
     int64_t length_ = 0;

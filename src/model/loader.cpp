@@ -50,7 +50,8 @@ bool ignorable(const std::string& name, const ModelConfig& cfg) {
 std::string shape_str(const std::vector<int64_t>& s) {
     std::ostringstream o;
     o << "[";
-    for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+    for (size_t i = 0; i < s.size(); ++i)
+        o << (i ? ", " : "") << s[i];
     return o.str() + "]";
 }
 
@@ -89,7 +90,8 @@ CausalLM load_causal_lm(const std::string& dir, const LoadOptions& options) {
                           std::to_string(problems.size()) + " problem" +
                           (problems.size() > 1 ? "s" : "") + "):";
         const size_t shown = std::min<size_t>(problems.size(), 20);
-        for (size_t i = 0; i < shown; ++i) msg += "\n  " + problems[i];
+        for (size_t i = 0; i < shown; ++i)
+            msg += "\n  " + problems[i];
         if (problems.size() > shown)
             msg += "\n  ... and " + std::to_string(problems.size() - shown) + " more";
         throw_invalid(msg, "the weights and config.json must come from the same model");
@@ -111,7 +113,8 @@ CausalLM load_causal_lm(const std::string& dir, const LoadOptions& options) {
 
 NamedTensors model_state(CausalLM& model) {
     NamedTensors out;
-    for (const auto& p : model->named_parameters(true)) out.emplace_back(p.key(), p.value());
+    for (const auto& p : model->named_parameters(true))
+        out.emplace_back(p.key(), p.value());
     return out;
 }
 

@@ -8,7 +8,8 @@ namespace llmtune::model {
 
 namespace {
 
-const char* kConfigHint = "fix config.json; it must describe a Llama, Mistral, Qwen2 or Qwen3 model";
+const char* kConfigHint =
+    "fix config.json; it must describe a Llama, Mistral, Qwen2 or Qwen3 model";
 
 [[noreturn]] void bad_field(const std::string& source, const std::string& field,
                             const std::string& what) {
@@ -64,8 +65,9 @@ RopeScaling parse_rope_scaling(const json& rs, const std::string& source, const 
     if (type == "default") return out;
     if (type != "linear" && type != "dynamic" && type != "llama3")
         bad_field(source, f + ".rope_type",
-                  "is '" + type + "', which llmtune does not implement (supported: linear, "
-                                  "dynamic, llama3)");
+                  "is '" + type +
+                      "', which llmtune does not implement (supported: linear, "
+                      "dynamic, llama3)");
     out.type = type;
     auto factor = get_double(rs, source, "factor");
     if (!factor || *factor < 1.0) bad_field(source, f + ".factor", "must be a number >= 1");
@@ -85,27 +87,35 @@ RopeScaling parse_rope_scaling(const json& rs, const std::string& source, const 
 
 const char* architecture_class_name(Architecture arch) {
     switch (arch) {
-        case Architecture::llama: return "LlamaForCausalLM";
-        case Architecture::mistral: return "MistralForCausalLM";
-        case Architecture::qwen2: return "Qwen2ForCausalLM";
-        case Architecture::qwen3: return "Qwen3ForCausalLM";
+        case Architecture::llama:
+            return "LlamaForCausalLM";
+        case Architecture::mistral:
+            return "MistralForCausalLM";
+        case Architecture::qwen2:
+            return "Qwen2ForCausalLM";
+        case Architecture::qwen3:
+            return "Qwen3ForCausalLM";
     }
     return "?";
 }
 
 const char* architecture_model_type(Architecture arch) {
     switch (arch) {
-        case Architecture::llama: return "llama";
-        case Architecture::mistral: return "mistral";
-        case Architecture::qwen2: return "qwen2";
-        case Architecture::qwen3: return "qwen3";
+        case Architecture::llama:
+            return "llama";
+        case Architecture::mistral:
+            return "mistral";
+        case Architecture::qwen2:
+            return "qwen2";
+        case Architecture::qwen3:
+            return "qwen3";
     }
     return "?";
 }
 
 std::optional<Architecture> architecture_from_name(const std::string& name) {
-    for (auto a : {Architecture::llama, Architecture::mistral, Architecture::qwen2,
-                   Architecture::qwen3})
+    for (auto a :
+         {Architecture::llama, Architecture::mistral, Architecture::qwen2, Architecture::qwen3})
         if (name == architecture_class_name(a) || name == architecture_model_type(a)) return a;
     return std::nullopt;
 }
@@ -116,7 +126,8 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
 
     // The architecture: "architectures"[0] wins, "model_type" is the fallback.
     std::string arch_name;
-    if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
+    if (j.contains("architectures") && j["architectures"].is_array() &&
+        !j["architectures"].empty()) {
         if (j["architectures"].size() != 1 || !j["architectures"][0].is_string())
             bad_field(source, "architectures", "must hold exactly one class name");
         arch_name = j["architectures"][0].get<std::string>();
@@ -137,25 +148,28 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
     c.intermediate_size = *get_int(j, source, "intermediate_size", true, 1, kMaxDim);
     c.num_hidden_layers = *get_int(j, source, "num_hidden_layers", true, 1, 4096);
     c.num_attention_heads = *get_int(j, source, "num_attention_heads", true, 1, 4096);
-    c.num_key_value_heads = get_int(j, source, "num_key_value_heads", false, 1, 4096)
-                                .value_or(c.num_attention_heads);
+    c.num_key_value_heads =
+        get_int(j, source, "num_key_value_heads", false, 1, 4096).value_or(c.num_attention_heads);
     if (c.num_attention_heads % c.num_key_value_heads != 0)
         bad_field(source, "num_key_value_heads",
-                  "(" + std::to_string(c.num_key_value_heads) + ") must divide num_attention_heads (" +
+                  "(" + std::to_string(c.num_key_value_heads) +
+                      ") must divide num_attention_heads (" +
                       std::to_string(c.num_attention_heads) + ")");
     auto head_dim = get_int(j, source, "head_dim", false, 1, 4096);
     if (head_dim) {
         c.head_dim = *head_dim;
     } else {
         if (c.hidden_size % c.num_attention_heads != 0)
-            bad_field(source, "hidden_size", "must be divisible by num_attention_heads when "
-                                             "head_dim is not given");
+            bad_field(source, "hidden_size",
+                      "must be divisible by num_attention_heads when "
+                      "head_dim is not given");
         c.head_dim = c.hidden_size / c.num_attention_heads;
     }
     if (c.head_dim % 2 != 0) bad_field(source, "head_dim", "must be even for rotary embeddings");
 
     c.rms_norm_eps = get_double(j, source, "rms_norm_eps").value_or(1e-6);
-    if (!(c.rms_norm_eps > 0 && c.rms_norm_eps < 1)) bad_field(source, "rms_norm_eps", "must be in (0, 1)");
+    if (!(c.rms_norm_eps > 0 && c.rms_norm_eps < 1))
+        bad_field(source, "rms_norm_eps", "must be in (0, 1)");
     c.max_position_embeddings =
         get_int(j, source, "max_position_embeddings", false, 1, 1LL << 32).value_or(2048);
     c.initializer_range = get_double(j, source, "initializer_range").value_or(0.02);
@@ -175,11 +189,13 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
 
     // Fields that would change the math.
     if (j.contains("hidden_act") && j["hidden_act"] != "silu")
-        bad_field(source, "hidden_act", "is " + j["hidden_act"].dump() + "; only \"silu\" is implemented");
+        bad_field(source, "hidden_act",
+                  "is " + j["hidden_act"].dump() + "; only \"silu\" is implemented");
     if (get_bool(j, source, "mlp_bias", false))
         bad_field(source, "mlp_bias", "true is not implemented");
     if (j.contains("quantization_config"))
-        bad_field(source, "quantization_config", "is present; quantized checkpoints are not supported");
+        bad_field(source, "quantization_config",
+                  "is present; quantized checkpoints are not supported");
     if (auto tp = get_int(j, source, "pretraining_tp", false, 1, 1024); tp && *tp != 1) {
         // pretraining_tp only splits the matmuls; the result is the same. Nothing to do.
     }
@@ -194,7 +210,8 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
             c.qkv_bias = true;  // Qwen2's attention always has q/k/v biases and none on o
             break;
         case Architecture::mistral:
-            if (attention_bias) bad_field(source, "attention_bias", "true is not implemented for Mistral");
+            if (attention_bias)
+                bad_field(source, "attention_bias", "true is not implemented for Mistral");
             break;
     }
     c.qk_norm = c.arch == Architecture::qwen3;
@@ -210,7 +227,8 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
     if (j.contains("layer_types") && j["layer_types"].is_array())
         for (const auto& t : j["layer_types"])
             if (t != "full_attention")
-                bad_field(source, "layer_types", "contains " + t.dump() + "; only full_attention is implemented");
+                bad_field(source, "layer_types",
+                          "contains " + t.dump() + "; only full_attention is implemented");
 
     c.tie_word_embeddings = get_bool(j, source, "tie_word_embeddings", false);
     c.bos_token_id = get_int(j, source, "bos_token_id", false, 0, kMaxVocab);
@@ -223,7 +241,8 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
             c.eos_token_ids.push_back(v.get<int64_t>());
         };
         if (e.is_array())
-            for (const auto& v : e) check(v);
+            for (const auto& v : e)
+                check(v);
         else
             check(e);
     }
@@ -282,7 +301,8 @@ ordered_json model_config_to_json(const ModelConfig& c) {
         if (c.rope_scaling.type == "llama3") {
             rs["high_freq_factor"] = c.rope_scaling.high_freq_factor;
             rs["low_freq_factor"] = c.rope_scaling.low_freq_factor;
-            rs["original_max_position_embeddings"] = c.rope_scaling.original_max_position_embeddings;
+            rs["original_max_position_embeddings"] =
+                c.rope_scaling.original_max_position_embeddings;
         }
         rs["rope_type"] = c.rope_scaling.type;
         j["rope_scaling"] = rs;
@@ -290,7 +310,8 @@ ordered_json model_config_to_json(const ModelConfig& c) {
     j["rope_theta"] = c.rope_theta;
     if (c.arch == Architecture::mistral || c.arch == Architecture::qwen2 ||
         c.arch == Architecture::qwen3)
-        j["sliding_window"] = c.sliding_window > 0 ? ordered_json(c.sliding_window) : ordered_json(nullptr);
+        j["sliding_window"] =
+            c.sliding_window > 0 ? ordered_json(c.sliding_window) : ordered_json(nullptr);
     j["tie_word_embeddings"] = c.tie_word_embeddings;
     j["torch_dtype"] = c.torch_dtype;
     j["use_cache"] = true;

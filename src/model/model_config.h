@@ -44,9 +44,9 @@ struct ModelConfig {
     RopeScaling rope_scaling;
     int64_t max_position_embeddings = 2048;
     bool tie_word_embeddings = false;
-    bool qkv_bias = false;  // Qwen2 always; Llama/Qwen3 when attention_bias
-    bool o_bias = false;    // Llama/Qwen3 when attention_bias
-    bool qk_norm = false;   // Qwen3's per-head RMSNorm on q and k
+    bool qkv_bias = false;       // Qwen2 always; Llama/Qwen3 when attention_bias
+    bool o_bias = false;         // Llama/Qwen3 when attention_bias
+    bool qk_norm = false;        // Qwen3's per-head RMSNorm on q and k
     int64_t sliding_window = 0;  // Mistral's attention window; 0 = full causal attention
     double initializer_range = 0.02;
     std::optional<int64_t> bos_token_id;

@@ -22,7 +22,8 @@ const std::vector<ModelPreset>& model_presets() {
         {"tiny", std::nullopt, "4 layers, hidden 192: ~1.6M parameters plus embeddings (tests)"},
         {"small", std::nullopt, "10 layers, hidden 512: ~30M parameters plus embeddings"},
         {"qwen2.5-0.5b", Architecture::qwen2, "the shape of Qwen/Qwen2.5-0.5B (494M parameters)"},
-        {"llama-3.2-1b", Architecture::llama, "the shape of meta-llama/Llama-3.2-1B (1.24B parameters)"},
+        {"llama-3.2-1b", Architecture::llama,
+         "the shape of meta-llama/Llama-3.2-1B (1.24B parameters)"},
     };
     return presets;
 }
@@ -34,15 +35,18 @@ ModelConfig preset_config(const std::string& preset, std::optional<Architecture>
         if (candidate.name == preset) p = &candidate;
     if (!p) {
         std::string names;
-        for (const auto& c : model_presets()) names += (names.empty() ? "" : ", ") + c.name;
+        for (const auto& c : model_presets())
+            names += (names.empty() ? "" : ", ") + c.name;
         throw_invalid("unknown preset '" + preset + "'", "choose one of: " + names);
     }
     if (p->arch && arch && *arch != *p->arch)
-        throw_invalid("preset '" + preset + "' is a " + architecture_model_type(*p->arch) +
-                          " model, but --arch " + architecture_model_type(*arch) + " was given",
-                      "drop --arch or pass --arch " + std::string(architecture_model_type(*p->arch)));
+        throw_invalid(
+            "preset '" + preset + "' is a " + architecture_model_type(*p->arch) +
+                " model, but --arch " + architecture_model_type(*arch) + " was given",
+            "drop --arch or pass --arch " + std::string(architecture_model_type(*p->arch)));
     if (!p->arch && !arch)
-        throw_invalid("preset '" + preset + "' needs --arch", "pass --arch llama|mistral|qwen2|qwen3");
+        throw_invalid("preset '" + preset + "' needs --arch",
+                      "pass --arch llama|mistral|qwen2|qwen3");
     ModelConfig c;
     c.arch = p->arch ? *p->arch : *arch;
     if (preset == "tiny" || preset == "small") {
@@ -103,7 +107,8 @@ void init_random_weights(CausalLM& model, uint64_t seed) {
         progress.advance(p.value().numel());
         const std::string& name = p.key();
         auto f32 = torch::empty(p.value().sizes(), torch::kFloat32);
-        if (name.find("norm.weight") != std::string::npos || name.find("layernorm") != std::string::npos)
+        if (name.find("norm.weight") != std::string::npos ||
+            name.find("layernorm") != std::string::npos)
             f32.fill_(1.0);
         else if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0)
             f32.zero_();
@@ -122,18 +127,21 @@ json tokenizer_json_of(const tokenizer::TokenizerFiles& files) {
 }
 
 // Copies the tokenizer files into `dir`, adding a chat template when the config has none.
-void copy_tokenizer(const tokenizer::TokenizerFiles& files, const tokenizer::TokenizerSummary& summary,
-                    const std::string& dir) {
-    if (!files.tokenizer_json.empty()) fs::copy_file(files.tokenizer_json, fs::path(dir) / "tokenizer.json");
+void copy_tokenizer(const tokenizer::TokenizerFiles& files,
+                    const tokenizer::TokenizerSummary& summary, const std::string& dir) {
+    if (!files.tokenizer_json.empty())
+        fs::copy_file(files.tokenizer_json, fs::path(dir) / "tokenizer.json");
     if (!files.sentencepiece_model.empty())
         fs::copy_file(files.sentencepiece_model, fs::path(dir) / "tokenizer.model");
     if (!files.special_tokens_map.empty())
         fs::copy_file(files.special_tokens_map, fs::path(dir) / "special_tokens_map.json");
     ordered_json cfg = ordered_json::object();
-    if (!files.tokenizer_config_json.empty()) cfg = read_ordered_json_file(files.tokenizer_config_json);
+    if (!files.tokenizer_config_json.empty())
+        cfg = read_ordered_json_file(files.tokenizer_config_json);
     if (!cfg.is_object()) throw_invalid(files.tokenizer_config_json + ": must be a JSON object");
     if (!summary.chat_template)
-        cfg["chat_template"] = tokenizer::default_chat_template(tokenizer_json_of(files), summary.bos_token);
+        cfg["chat_template"] =
+            tokenizer::default_chat_template(tokenizer_json_of(files), summary.bos_token);
     write_json_file((fs::path(dir) / "tokenizer_config.json").string(), cfg);
 }
 
@@ -168,7 +176,8 @@ ModelConfig init_model_dir(const InitOptions& o) {
 
     // Generation also stops at the chat template's end-of-turn token.
     json tj = tokenizer_json_of(files);
-    std::string tmpl = summary.chat_template.value_or(tokenizer::default_chat_template(tj, summary.bos_token));
+    std::string tmpl =
+        summary.chat_template.value_or(tokenizer::default_chat_template(tj, summary.bos_token));
     std::vector<int64_t> gen_eos = cfg.eos_token_ids;
     for (const char* eot : {"<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>"}) {
         auto id = tokenizer::token_id(tj, eot);
@@ -179,7 +188,8 @@ ModelConfig init_model_dir(const InitOptions& o) {
 
     // Build in a sibling temp directory and rename, so a crash leaves no half-written model.
     fs::path out = fs::absolute(o.out_dir);
-    fs::path tmp = out.parent_path() / (out.filename().string() + ".tmp." + std::to_string(getpid()));
+    fs::path tmp =
+        out.parent_path() / (out.filename().string() + ".tmp." + std::to_string(getpid()));
     make_dirs(out.parent_path().string());
     fs::remove_all(tmp);
     make_dirs(tmp.string());
@@ -187,7 +197,8 @@ ModelConfig init_model_dir(const InitOptions& o) {
         CausalLM lm(cfg, torch::TensorOptions().dtype(o.dtype));
         init_random_weights(lm, o.seed);
         write_json_file((tmp / "config.json").string(), model_config_to_json(cfg));
-        write_json_file((tmp / "generation_config.json").string(), generation_config_json(cfg, gen_eos));
+        write_json_file((tmp / "generation_config.json").string(),
+                        generation_config_json(cfg, gen_eos));
         write_checkpoint(tmp.string(), model_state(lm), o.max_shard_bytes);
         copy_tokenizer(files, summary, tmp.string());
         if (fs::exists(out)) fs::remove(out);  // empty directory, checked above

@@ -34,7 +34,7 @@ void init_random_weights(CausalLM& model, uint64_t seed);
 struct InitOptions {
     std::optional<Architecture> arch;  // defaults to the preset's; required for tiny/small
     std::string preset = "tiny";
-    std::string tokenizer;             // tokenizer.json or a model directory
+    std::string tokenizer;  // tokenizer.json or a model directory
     std::string out_dir;
     uint64_t seed = 0;
     torch::Dtype dtype = torch::kFloat32;

@@ -7,7 +7,8 @@ namespace llmtune::model {
 namespace {
 torch::Tensor default_inv_freq(int64_t dim, double base) {
     // 1 / base^(2i/dim), computed in float32 exactly as transformers does.
-    auto exponent = torch::arange(0, dim, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dim);
+    auto exponent =
+        torch::arange(0, dim, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dim);
     return 1.0 / torch::pow(torch::tensor(base, torch::kFloat32), exponent);
 }
 }  // namespace
@@ -52,7 +53,7 @@ std::pair<torch::Tensor, torch::Tensor> Rope::cos_sin(const torch::Tensor& posit
     int64_t seq_len = positions.numel() ? positions.max().item<int64_t>() + 1 : 0;
     auto inv = inv_freq(seq_len).to(positions.device());
     auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv;  // (B, T, hd/2)
-    auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);         // (B, 1, T, hd)
+    auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);          // (B, 1, T, hd)
     return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 

@@ -11,7 +11,7 @@
 namespace llmtune::model {
 
 class Rope {
-public:
+  public:
     explicit Rope(const ModelConfig& cfg);
 
     // cos and sin for the given positions, each (B, 1, T, hd) in `dtype` on positions' device.
@@ -25,7 +25,7 @@ public:
     // The inverse frequencies (hd/2,) in float32 for a sequence reaching `seq_len`.
     torch::Tensor inv_freq(int64_t seq_len) const;
 
-private:
+  private:
     int64_t head_dim_;
     double theta_;
     RopeScaling scaling_;

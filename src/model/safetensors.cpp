@@ -13,32 +13,52 @@ namespace llmtune::model {
 
 torch::Dtype st_dtype_to_torch(StDtype dtype) {
     switch (dtype) {
-        case StDtype::BOOL: return torch::kBool;
-        case StDtype::U8: return torch::kUInt8;
-        case StDtype::I8: return torch::kInt8;
-        case StDtype::I16: return torch::kInt16;
-        case StDtype::I32: return torch::kInt32;
-        case StDtype::I64: return torch::kInt64;
-        case StDtype::F16: return torch::kFloat16;
-        case StDtype::BF16: return torch::kBFloat16;
-        case StDtype::F32: return torch::kFloat32;
-        case StDtype::F64: return torch::kFloat64;
+        case StDtype::BOOL:
+            return torch::kBool;
+        case StDtype::U8:
+            return torch::kUInt8;
+        case StDtype::I8:
+            return torch::kInt8;
+        case StDtype::I16:
+            return torch::kInt16;
+        case StDtype::I32:
+            return torch::kInt32;
+        case StDtype::I64:
+            return torch::kInt64;
+        case StDtype::F16:
+            return torch::kFloat16;
+        case StDtype::BF16:
+            return torch::kBFloat16;
+        case StDtype::F32:
+            return torch::kFloat32;
+        case StDtype::F64:
+            return torch::kFloat64;
     }
     LLMTUNE_ASSERT(false, "unhandled StDtype");
 }
 
 StDtype torch_dtype_to_st(torch::Dtype dtype) {
     switch (dtype) {
-        case torch::kBool: return StDtype::BOOL;
-        case torch::kUInt8: return StDtype::U8;
-        case torch::kInt8: return StDtype::I8;
-        case torch::kInt16: return StDtype::I16;
-        case torch::kInt32: return StDtype::I32;
-        case torch::kInt64: return StDtype::I64;
-        case torch::kFloat16: return StDtype::F16;
-        case torch::kBFloat16: return StDtype::BF16;
-        case torch::kFloat32: return StDtype::F32;
-        case torch::kFloat64: return StDtype::F64;
+        case torch::kBool:
+            return StDtype::BOOL;
+        case torch::kUInt8:
+            return StDtype::U8;
+        case torch::kInt8:
+            return StDtype::I8;
+        case torch::kInt16:
+            return StDtype::I16;
+        case torch::kInt32:
+            return StDtype::I32;
+        case torch::kInt64:
+            return StDtype::I64;
+        case torch::kFloat16:
+            return StDtype::F16;
+        case torch::kBFloat16:
+            return StDtype::BF16;
+        case torch::kFloat32:
+            return StDtype::F32;
+        case torch::kFloat64:
+            return StDtype::F64;
         default:
             throw_invalid(std::string("cannot write dtype ") + c10::toString(dtype) +
                           " to safetensors");
@@ -54,8 +74,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
 
 torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
     const StTensorInfo* info = header_.find(name);
-    if (!info)
-        throw Error(ErrorKind::not_found, path() + ": no tensor named '" + name + "'");
+    if (!info) throw Error(ErrorKind::not_found, path() + ": no tensor named '" + name + "'");
     uint8_t* ptr = file_->data() + header_.data_start + info->begin;
     auto options = torch::TensorOptions().dtype(st_dtype_to_torch(info->dtype));
     if (info->numel() == 0) return torch::empty(info->shape, options);
@@ -67,7 +86,8 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
     }
     // The deleter holds the mapping alive for as long as any view of it exists.
     auto keep = file_;
-    return torch::from_blob(ptr, info->shape, [keep](void*) {}, options);
+    return torch::from_blob(
+        ptr, info->shape, [keep](void*) {}, options);
 }
 
 Checkpoint Checkpoint::open_dir(const std::string& dir) {
@@ -106,13 +126,15 @@ Checkpoint Checkpoint::open_dir(const std::string& dir) {
                     "point --model at a Hugging Face model directory (PyTorch .bin "
                     "checkpoints are not read; convert them to safetensors)");
     ck.files_.push_back(SafetensorsFile::open(single.string()));
-    for (const auto& t : ck.files_[0]->header().tensors) ck.where_[t.name] = 0;
+    for (const auto& t : ck.files_[0]->header().tensors)
+        ck.where_[t.name] = 0;
     return ck;
 }
 
 std::vector<std::string> Checkpoint::names() const {
     std::vector<std::string> out;
-    for (const auto& kv : where_) out.push_back(kv.first);
+    for (const auto& kv : where_)
+        out.push_back(kv.first);
     return out;
 }
 
@@ -149,11 +171,13 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
     text.append((8 - (text.size() % 8)) % 8, ' ');
     uint8_t len[8];
     uint64_t n = text.size();
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        len[i] = static_cast<uint8_t>(n >> (8 * i));
     AtomicFile out(path);
     out.write(len, 8);
     out.write(text.data(), text.size());
-    for (const auto& c : cpu) out.write(c.data_ptr(), static_cast<size_t>(c.numel()) * c.element_size());
+    for (const auto& c : cpu)
+        out.write(c.data_ptr(), static_cast<size_t>(c.numel()) * c.element_size());
     out.commit();
 }
 
@@ -181,7 +205,8 @@ void write_checkpoint(const std::string& dir, const NamedTensors& tensors,
         char name[64];
         std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
         write_safetensors((fs::path(dir) / name).string(), shards[i], meta);
-        for (const auto& nt : shards[i]) weight_map[nt.first] = name;
+        for (const auto& nt : shards[i])
+            weight_map[nt.first] = name;
     }
     ordered_json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
     write_json_file((fs::path(dir) / "model.safetensors.index.json").string(), index);

@@ -21,7 +21,7 @@ torch::Dtype st_dtype_to_torch(StDtype dtype);
 StDtype torch_dtype_to_st(torch::Dtype dtype);
 
 class SafetensorsFile {
-public:
+  public:
     static std::shared_ptr<SafetensorsFile> open(const std::string& path);
 
     const StHeader& header() const { return header_; }
@@ -32,14 +32,14 @@ public:
     // aligned for the dtype, otherwise a copy.
     torch::Tensor tensor(const std::string& name) const;
 
-private:
+  private:
     std::shared_ptr<MappedFile> file_;
     StHeader header_;
 };
 
 // A model's weights: model.safetensors, or the shards listed by model.safetensors.index.json.
 class Checkpoint {
-public:
+  public:
     // Opens the checkpoint in a Hugging Face model directory.
     static Checkpoint open_dir(const std::string& dir);
 
@@ -49,7 +49,7 @@ public:
     torch::Tensor tensor(const std::string& name) const;
     size_t num_files() const { return files_.size(); }
 
-private:
+  private:
     std::vector<std::shared_ptr<SafetensorsFile>> files_;
     std::map<std::string, size_t> where_;  // tensor name -> index into files_
 };

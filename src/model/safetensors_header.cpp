@@ -22,8 +22,9 @@ constexpr DtypeEntry kDtypes[] = {
     {StDtype::F64, "F64", 8},
 };
 
-const char* kHint = "the file is corrupt or was not written by a safetensors writer; "
-                    "re-download or re-export it";
+const char* kHint =
+    "the file is corrupt or was not written by a safetensors writer; "
+    "re-download or re-export it";
 
 [[noreturn]] void bad(const std::string& source, const std::string& what) {
     throw_invalid(source + ": invalid safetensors file: " + what, kHint);
@@ -52,7 +53,8 @@ StDtype st_dtype_from_name(const std::string& name, const std::string& where) {
 
 int64_t StTensorInfo::numel() const {
     int64_t n = 1;
-    for (int64_t d : shape) n *= d;
+    for (int64_t d : shape)
+        n *= d;
     return n;
 }
 
@@ -67,7 +69,8 @@ StHeader parse_st_header(const uint8_t* data, size_t file_size, const std::strin
         bad(source, "truncated: the file has " + std::to_string(file_size) +
                         " bytes, fewer than the 8-byte header length");
     uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];  // little-endian
+    for (int i = 7; i >= 0; --i)
+        n = (n << 8) | data[i];  // little-endian
     if (n > kMaxStHeaderBytes)
         bad(source, "header length " + std::to_string(n) + " exceeds the " +
                         std::to_string(kMaxStHeaderBytes) + "-byte limit");
@@ -114,7 +117,8 @@ StHeader parse_st_header(const uint8_t* data, size_t file_size, const std::strin
         // Multiply with an overflow check: a hostile shape must not wrap to a small size.
         uint64_t elems = 1;
         for (const auto& d : *sh) {
-            if (!d.is_number_unsigned()) bad(source, "tensor '" + name + "' has a non-integer dimension");
+            if (!d.is_number_unsigned())
+                bad(source, "tensor '" + name + "' has a non-integer dimension");
             uint64_t dim = d.get<uint64_t>();
             if (dim > (uint64_t(1) << 48) || (dim != 0 && elems > (uint64_t(1) << 62) / dim))
                 bad(source, "tensor '" + name + "' has an impossibly large shape");

@@ -17,23 +17,27 @@ inline torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tens
     const int64_t b = q.size(0), nh = q.size(1), t = q.size(2), hd = q.size(3);
     const int64_t nkv = k.size(1), s = k.size(2), g = nh / nkv;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-    // torch 2.1+ has a fused kernel (with the `scale` argument); it wants as many key heads as query heads.
+    // torch 2.1+ has a fused kernel (with the `scale` argument); it wants as many key heads as
+    // query heads.
     auto ke = k.unsqueeze(2).expand({b, nkv, g, s, hd}).reshape({b, nh, s, hd});
     auto ve = v.unsqueeze(2).expand({b, nkv, g, s, hd}).reshape({b, nh, s, hd});
-    return at::scaled_dot_product_attention(q, ke, ve, bias.defined() ? bias.to(q.scalar_type()) : bias,
-                                            0.0, false, scale);
+    return at::scaled_dot_product_attention(
+        q, ke, ve, bias.defined() ? bias.to(q.scalar_type()) : bias, 0.0, false, scale);
 #else
     // Fold the g query heads that share a key head into the row dimension, so keys and values
     // are read once per group instead of being copied g times.
     auto qg = q.reshape({b, nkv, g * t, hd});
     auto scores = torch::matmul(qg, k.transpose(-2, -1)).mul_(scale);  // (B, nkv, g*T, S)
-    if (bias.defined()) scores = (scores.view({b, nkv, g, t, s}) + bias.unsqueeze(1)).view({b, nkv, g * t, s});
+    if (bias.defined())
+        scores = (scores.view({b, nkv, g, t, s}) + bias.unsqueeze(1)).view({b, nkv, g * t, s});
     auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
     return torch::matmul(probs, v).view({b, nh, t, hd});
 #endif
 }
 
 // Whether this build can run on CUDA (Debian's 1.13 is CPU-only, and says so here).
-inline bool cuda_available() { return torch::cuda::is_available(); }
+inline bool cuda_available() {
+    return torch::cuda::is_available();
+}
 
 }  // namespace llmtune::model::compat

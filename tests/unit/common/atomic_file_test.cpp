@@ -15,7 +15,8 @@ TEST(AtomicFile, ReplacesContentsAndLeavesNoTempFiles) {
     write_file_atomic(dir.file("f"), "new contents");
     EXPECT_EQ(test::read_file(dir.file("f")), "new contents");
     int n = 0;
-    for (auto& e : std::filesystem::directory_iterator(dir.path())) (void)e, ++n;
+    for (auto& e : std::filesystem::directory_iterator(dir.path()))
+        (void)e, ++n;
     EXPECT_EQ(n, 1);
 }
 

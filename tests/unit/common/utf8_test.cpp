@@ -27,8 +27,12 @@ TEST(Utf8Stream, EveryByteSplitOfMixedTextReassembles) {
 
 TEST(Utf8Stream, InvalidBytesBecomeReplacementCharacters) {
     Utf8Stream s;
-    std::string out = s.push("a\xFF" "b\xC0\xAF");
-    EXPECT_EQ(out, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD");
+    std::string out = s.push(
+        "a\xFF"
+        "b\xC0\xAF");
+    EXPECT_EQ(out,
+              "a\xEF\xBF\xBD"
+              "b\xEF\xBF\xBD\xEF\xBF\xBD");
     EXPECT_EQ(s.push("\xE2\x82"), "");
     EXPECT_EQ(s.finish(), "\xEF\xBF\xBD");  // an unfinished sequence at the end
 }

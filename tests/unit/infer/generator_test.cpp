@@ -20,27 +20,30 @@ CausalLM tiny_model(Architecture arch = Architecture::qwen2) {
     // Larger weights than the 0.02 init make the next-token distribution peaky enough that
     // greedy and sampled runs are not all alike.
     torch::NoGradGuard g;
-    for (auto& p : lm->parameters()) p.mul_(8);
+    for (auto& p : lm->parameters())
+        p.mul_(8);
     return lm;
 }
 
 // Decodes token i to a 3-byte character split unevenly: even ids give its first two bytes,
 // odd ids its last one, so a character often spans two tokens.
 class SplittingDecoder : public TokenDecoder {
-public:
+  public:
     std::string decode(const std::vector<int64_t>& ids) const override {
         std::string out;
-        for (int64_t id : ids) out += id % 2 == 0 ? "\xE2\x82" : "\xAC";
+        for (int64_t id : ids)
+            out += id % 2 == 0 ? "\xE2\x82" : "\xAC";
         return out;
     }
 };
 
 // Each token is its id in angle brackets, e.g. "<17>".
 class BracketDecoder : public TokenDecoder {
-public:
+  public:
     std::string decode(const std::vector<int64_t>& ids) const override {
         std::string out;
-        for (int64_t id : ids) out += "<" + std::to_string(id) + ">";
+        for (int64_t id : ids)
+            out += "<" + std::to_string(id) + ">";
         return out;
     }
 };
@@ -141,7 +144,8 @@ TEST(Generator, CallbackCanCancel) {
     GenerationParams p;
     p.max_tokens = 10;
     int calls = 0;
-    auto r = generate(lm, kPrompt, p, nullptr, [&](int64_t, const std::string&) { return ++calls < 3; });
+    auto r =
+        generate(lm, kPrompt, p, nullptr, [&](int64_t, const std::string&) { return ++calls < 3; });
     EXPECT_EQ(r.finish_reason, "cancelled");
     EXPECT_EQ(r.tokens.size(), 3u);
 }
@@ -149,11 +153,11 @@ TEST(Generator, CallbackCanCancel) {
 TEST(Generator, RejectsBadRequests) {
     auto lm = tiny_model();
     GenerationParams p;
-    EXPECT_THROW(generate(lm, {}, p), Error);             // empty prompt
-    EXPECT_THROW(generate(lm, {5, 300}, p), Error);       // id outside the vocabulary
-    p.max_tokens = 5000;                                  // beyond max_position_embeddings
+    EXPECT_THROW(generate(lm, {}, p), Error);        // empty prompt
+    EXPECT_THROW(generate(lm, {5, 300}, p), Error);  // id outside the vocabulary
+    p.max_tokens = 5000;                             // beyond max_position_embeddings
     EXPECT_THROW(generate(lm, kPrompt, p), Error);
     p.max_tokens = 4;
-    p.stop = {"x"};                                       // stop strings need a decoder
+    p.stop = {"x"};  // stop strings need a decoder
     EXPECT_THROW(generate(lm, kPrompt, p), Error);
 }

@@ -10,13 +10,16 @@
 using namespace llmtune::infer;
 
 namespace {
-torch::Tensor logits_of(std::vector<float> v) { return torch::tensor(v); }
+torch::Tensor logits_of(std::vector<float> v) {
+    return torch::tensor(v);
+}
 
 std::map<int64_t, int> histogram(SamplingParams p, const torch::Tensor& logits, int n,
                                  std::vector<int64_t> ctx = {}) {
     Sampler s(p);
     std::map<int64_t, int> h;
-    for (int i = 0; i < n; ++i) h[s.sample(logits, ctx)]++;
+    for (int i = 0; i < n; ++i)
+        h[s.sample(logits, ctx)]++;
     return h;
 }
 }  // namespace
@@ -54,7 +57,8 @@ TEST(Sampler, TopPKeepsTheSmallestNucleus) {
     auto logits = torch::log(torch::tensor({0.64f, 0.24f, 0.09f, 0.03f}));
     auto h = histogram(p, logits, 2000);
     std::set<int64_t> seen;
-    for (auto& kv : h) seen.insert(kv.first);
+    for (auto& kv : h)
+        seen.insert(kv.first);
     EXPECT_EQ(seen, (std::set<int64_t>{0, 1}));
     // Renormalized over the two: 0.64 / 0.88 = 0.727.
     EXPECT_NEAR(h[0] / 2000.0, 0.727, 0.04);
@@ -82,11 +86,13 @@ TEST(Sampler, SameSeedSameChoices) {
     p.seed = 42;
     auto logits = torch::randn({500});
     Sampler a(p), b(p);
-    for (int i = 0; i < 100; ++i) EXPECT_EQ(a.sample(logits, {}), b.sample(logits, {}));
+    for (int i = 0; i < 100; ++i)
+        EXPECT_EQ(a.sample(logits, {}), b.sample(logits, {}));
     p.seed = 43;
     Sampler c(p), d(SamplingParams{1.0, 0, 1.0, 0.0, 1.0, 42});
     int same = 0;
-    for (int i = 0; i < 100; ++i) same += c.sample(logits, {}) == d.sample(logits, {});
+    for (int i = 0; i < 100; ++i)
+        same += c.sample(logits, {}) == d.sample(logits, {});
     EXPECT_LT(same, 100);
 }
 

@@ -63,14 +63,16 @@ torch::Tensor reference_logits(CausalLM& lm, const std::vector<int64_t>& ids) {
         auto h = rms(x, W(pre + "input_layernorm.weight"));
         auto proj = [&](const std::string& n) {
             auto y = torch::matmul(h, W(pre + "self_attn." + n + ".weight").t());
-            if (p.contains(pre + "self_attn." + n + ".bias")) y = y + W(pre + "self_attn." + n + ".bias");
+            if (p.contains(pre + "self_attn." + n + ".bias"))
+                y = y + W(pre + "self_attn." + n + ".bias");
             return y;
         };
         auto q = proj("q_proj"), k = proj("k_proj"), v = proj("v_proj");
         std::vector<torch::Tensor> heads;
         for (int64_t head = 0; head < c.num_attention_heads; ++head) {
             int64_t kvh = head / (c.num_attention_heads / c.num_key_value_heads);
-            auto qh = q.narrow(1, head * hd, hd), kh = k.narrow(1, kvh * hd, hd), vh = v.narrow(1, kvh * hd, hd);
+            auto qh = q.narrow(1, head * hd, hd), kh = k.narrow(1, kvh * hd, hd),
+                 vh = v.narrow(1, kvh * hd, hd);
             if (c.qk_norm) {
                 qh = rms(qh, W(pre + "self_attn.q_norm.weight"));
                 kh = rms(kh, W(pre + "self_attn.k_norm.weight"));
@@ -85,7 +87,8 @@ torch::Tensor reference_logits(CausalLM& lm, const std::vector<int64_t>& ids) {
             heads.push_back(torch::matmul(torch::softmax(s, -1), vh));
         }
         auto attn = torch::matmul(torch::cat(heads, 1), W(pre + "self_attn.o_proj.weight").t());
-        if (p.contains(pre + "self_attn.o_proj.bias")) attn = attn + W(pre + "self_attn.o_proj.bias");
+        if (p.contains(pre + "self_attn.o_proj.bias"))
+            attn = attn + W(pre + "self_attn.o_proj.bias");
         x = x + attn;
         auto m = rms(x, W(pre + "post_attention_layernorm.weight"));
         auto g = torch::matmul(m, W(pre + "mlp.gate_proj.weight").t());
@@ -99,7 +102,8 @@ torch::Tensor reference_logits(CausalLM& lm, const std::vector<int64_t>& ids) {
 
 std::vector<int64_t> some_ids(int64_t n) {
     std::vector<int64_t> ids;
-    for (int64_t i = 0; i < n; ++i) ids.push_back((i * 37 + 11) % 1000);
+    for (int64_t i = 0; i < n; ++i)
+        ids.push_back((i * 37 + 11) % 1000);
     return ids;
 }
 
@@ -123,7 +127,8 @@ TEST_P(DecoderTest, AutogradPathMatchesTheNaiveReference) {
     auto ours = lm->forward({torch::tensor(ids).unsqueeze(0)})[0];
     ASSERT_TRUE(ours.requires_grad());
     torch::NoGradGuard g;
-    EXPECT_LT((ours.to(torch::kFloat64) - reference_logits(lm, ids)).abs().max().item<double>(), 1e-4);
+    EXPECT_LT((ours.to(torch::kFloat64) - reference_logits(lm, ids)).abs().max().item<double>(),
+              1e-4);
 }
 
 TEST_P(DecoderTest, KVCacheDecodingMatchesFullForward) {
@@ -134,8 +139,11 @@ TEST_P(DecoderTest, KVCacheDecodingMatchesFullForward) {
     KVCache cache(lm->config(), 1, 16, lm->options());
     std::vector<torch::Tensor> steps;
     // A 5-token prefill, then one token at a time.
-    steps.push_back(lm->forward({torch::tensor(std::vector<int64_t>(ids.begin(), ids.begin() + 5)).unsqueeze(0),
-                                 {}, {}, &cache})[0]);
+    steps.push_back(
+        lm->forward({torch::tensor(std::vector<int64_t>(ids.begin(), ids.begin() + 5)).unsqueeze(0),
+                     {},
+                     {},
+                     &cache})[0]);
     for (size_t i = 5; i < ids.size(); ++i)
         steps.push_back(lm->forward({torch::tensor({ids[i]}).view({1, 1}), {}, {}, &cache})[0]);
     auto incremental = torch::cat(steps, 0);
@@ -157,7 +165,9 @@ TEST_P(DecoderTest, Bf16StaysCloseToF32) {
 INSTANTIATE_TEST_SUITE_P(Architectures, DecoderTest,
                          ::testing::Values(Architecture::llama, Architecture::mistral,
                                            Architecture::qwen2, Architecture::qwen3),
-                         [](const auto& info) { return std::string(architecture_model_type(info.param)); });
+                         [](const auto& info) {
+                             return std::string(architecture_model_type(info.param));
+                         });
 
 TEST(Rope, Llama3ScalingKeepsHighFrequenciesAndSlowsLowOnes) {
     ModelConfig c = tiny(Architecture::llama);
@@ -185,5 +195,7 @@ TEST(Rope, LinearAndDynamicScaling) {
     // Beyond it the base grows, so every non-constant frequency gets lower.
     auto longer = dyn.inv_freq(400);
     EXPECT_TRUE((longer.narrow(0, 1, longer.size(0) - 1) <
-                 plain.inv_freq(400).narrow(0, 1, longer.size(0) - 1)).all().item<bool>());
+                 plain.inv_freq(400).narrow(0, 1, longer.size(0) - 1))
+                    .all()
+                    .item<bool>());
 }

@@ -71,7 +71,8 @@ TEST(Loader, LoadsInAnotherDtypeByConverting) {
     test::TempDir tmp;
     auto dir = init_dir(tmp, Architecture::qwen3, torch::kFloat32);
     auto lm = load_causal_lm(dir, {torch::kBFloat16, torch::kCPU});
-    for (const auto& p : lm->parameters()) EXPECT_EQ(p.scalar_type(), torch::kBFloat16);
+    for (const auto& p : lm->parameters())
+        EXPECT_EQ(p.scalar_type(), torch::kBFloat16);
 }
 
 TEST(Loader, MissingMisshapedAndUnexpectedTensorsAreAllNamed) {
@@ -82,15 +83,20 @@ TEST(Loader, MissingMisshapedAndUnexpectedTensorsAreAllNamed) {
     for (const auto& name : ck.names()) {
         if (name == "model.layers.1.mlp.up_proj.weight") continue;  // missing
         auto t = ck.tensor(name).clone();
-        if (name == "model.layers.0.self_attn.k_proj.weight") t = torch::zeros({3, 3});  // misshaped
+        if (name == "model.layers.0.self_attn.k_proj.weight")
+            t = torch::zeros({3, 3});  // misshaped
         tensors.emplace_back(name, t);
     }
     tensors.emplace_back("model.layers.9.extra.weight", torch::zeros({2}));  // unexpected
     write_safetensors(dir + "/model.safetensors", tensors);
     auto msg = load_error(dir);
-    EXPECT_NE(msg.find("missing tensor 'model.layers.1.mlp.up_proj.weight'"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("'model.layers.0.self_attn.k_proj.weight' has shape [3, 3]"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("unexpected tensor 'model.layers.9.extra.weight'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("missing tensor 'model.layers.1.mlp.up_proj.weight'"), std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("'model.layers.0.self_attn.k_proj.weight' has shape [3, 3]"),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("unexpected tensor 'model.layers.9.extra.weight'"), std::string::npos)
+        << msg;
     EXPECT_NE(msg.find("3 problems"), std::string::npos) << msg;
 }
 
@@ -124,7 +130,8 @@ TEST(ModelInit, GenerationConfigStopsAtTheEndOfTurnToken) {
     for (const auto& t : raw["added_tokens"])
         if (t["content"] == "<|im_end|>") im_end = t["id"];
     auto eos = gen["eos_token_id"];
-    bool found = eos.is_array() ? std::find(eos.begin(), eos.end(), im_end) != eos.end() : eos == im_end;
+    bool found =
+        eos.is_array() ? std::find(eos.begin(), eos.end(), im_end) != eos.end() : eos == im_end;
     EXPECT_TRUE(found) << gen.dump();
 }
 

@@ -65,7 +65,8 @@ TEST(ModelConfig, ArchitectureSpecificFlags) {
 }
 
 TEST(ModelConfig, RoundTripsThroughTransformersJson) {
-    for (auto arch : {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"}) {
+    for (auto arch :
+         {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"}) {
         auto j = llama_config();
         j["architectures"] = {arch};
         auto c = parse_model_config(j, "c");
@@ -124,8 +125,13 @@ TEST(ModelConfig, BadValuesAreRejectedWithTheField) {
 
 TEST(ModelConfig, ParameterCountMatchesAKnownModel) {
     // Qwen2.5-0.5B's published size: 494,032,768 parameters (tied embeddings).
-    json j = {{"architectures", {"Qwen2ForCausalLM"}}, {"hidden_size", 896},
-              {"intermediate_size", 4864}, {"num_hidden_layers", 24}, {"num_attention_heads", 14},
-              {"num_key_value_heads", 2}, {"vocab_size", 151936}, {"tie_word_embeddings", true}};
+    json j = {{"architectures", {"Qwen2ForCausalLM"}},
+              {"hidden_size", 896},
+              {"intermediate_size", 4864},
+              {"num_hidden_layers", 24},
+              {"num_attention_heads", 14},
+              {"num_key_value_heads", 2},
+              {"vocab_size", 151936},
+              {"tie_word_embeddings", true}};
     EXPECT_EQ(count_parameters(parse_model_config(j, "c")), 494032768);
 }

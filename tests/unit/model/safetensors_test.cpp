@@ -17,7 +17,8 @@ namespace {
 std::string make_file(const std::string& header_json, const std::string& data) {
     std::string out(8, '\0');
     uint64_t n = header_json.size();
-    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(n >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        out[i] = static_cast<char>(n >> (8 * i));
     return out + header_json + data;
 }
 
@@ -66,7 +67,7 @@ TEST(Safetensors, ReadIsZeroCopyAndWritesDoNotReachTheFile) {
         auto a = f->tensor("w");
         auto b = f->tensor("w");
         EXPECT_EQ(a.data_ptr(), b.data_ptr());  // both views of the mapping
-        a.mul_(3);                               // copy-on-write: private to this process
+        a.mul_(3);                              // copy-on-write: private to this process
         EXPECT_EQ(b[0].item<float>(), 3.0f);
     }
     EXPECT_EQ(test::read_file(dir.file("a.safetensors")), before);
@@ -75,14 +76,16 @@ TEST(Safetensors, ReadIsZeroCopyAndWritesDoNotReachTheFile) {
 TEST(Safetensors, ShardedCheckpointLoadsThroughTheIndex) {
     test::TempDir dir;
     NamedTensors in;
-    for (int i = 0; i < 6; ++i) in.emplace_back("t" + std::to_string(i), torch::randn({100}));
+    for (int i = 0; i < 6; ++i)
+        in.emplace_back("t" + std::to_string(i), torch::randn({100}));
     write_checkpoint(dir.path(), in, /*max_shard_bytes=*/900);  // two tensors per shard
     EXPECT_TRUE(std::filesystem::exists(dir.file("model.safetensors.index.json")));
     EXPECT_TRUE(std::filesystem::exists(dir.file("model-00003-of-00003.safetensors")));
     auto ck = Checkpoint::open_dir(dir.path());
     EXPECT_EQ(ck.num_files(), 3u);
     EXPECT_EQ(ck.names().size(), 6u);
-    for (const auto& [name, t] : in) EXPECT_TRUE(torch::equal(ck.tensor(name), t)) << name;
+    for (const auto& [name, t] : in)
+        EXPECT_TRUE(torch::equal(ck.tensor(name), t)) << name;
 }
 
 TEST(Safetensors, IndexPointingAtAShardWithoutTheTensorFails) {
@@ -115,7 +118,8 @@ TEST(Safetensors, OversizedHeader) {
     test::TempDir dir;
     std::string f(8, '\0');
     uint64_t n = 200'000'000;
-    for (int i = 0; i < 8; ++i) f[i] = static_cast<char>(n >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        f[i] = static_cast<char>(n >> (8 * i));
     test::write_file(dir.file("big"), f + "{}");
     EXPECT_NE(error_of(dir.file("big")).find("exceeds"), std::string::npos);
 }
@@ -136,8 +140,9 @@ TEST(Safetensors, OverlappingAndOutOfBoundsOffsets) {
                                R"("b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
                                data));
     EXPECT_NE(error_of(dir.file("overlap")).find("overlapping"), std::string::npos);
-    test::write_file(dir.file("oob"),
-                     make_file(R"({"a":{"dtype":"F32","shape":[16],"data_offsets":[0,64]}})", data));
+    test::write_file(
+        dir.file("oob"),
+        make_file(R"({"a":{"dtype":"F32","shape":[16],"data_offsets":[0,64]}})", data));
     EXPECT_NE(error_of(dir.file("oob")).find("out of bounds"), std::string::npos);
 }
 
@@ -156,8 +161,10 @@ TEST(Safetensors, ShapeSizeMismatch) {
                                std::string(32, '\0')));
     EXPECT_NE(error_of(dir.file("x")).find("shape/size mismatch"), std::string::npos);
     // A shape whose element count overflows 64 bits must not wrap around to a small size.
-    test::write_file(dir.file("y"),
-                     make_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}})", ""));
+    test::write_file(
+        dir.file("y"),
+        make_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}})",
+                  ""));
     EXPECT_NE(error_of(dir.file("y")).find("large"), std::string::npos);
 }
 
