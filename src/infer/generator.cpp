@@ -44,6 +44,11 @@ GenerationResult generate(model::CausalLM& lm, const std::vector<int64_t>& promp
     params.sampling.validate();
     if (prompt.empty()) throw_invalid("the prompt is empty", "give at least one token");
     if (params.max_tokens < 1) throw_invalid("max_tokens must be at least 1");
+    // Bounds the KV cache even for models whose RoPE scaling has no fixed context.
+    constexpr int64_t kMaxTokens = 1 << 20;
+    if (params.max_tokens > kMaxTokens)
+        throw_invalid("max_tokens is " + std::to_string(params.max_tokens) + "; at most " +
+                      std::to_string(kMaxTokens) + " are supported");
     if (!params.stop.empty() && !decoder)
         throw_invalid("stop strings need a tokenizer to decode text",
                       "load the model with its tokenizer");
