@@ -21,8 +21,10 @@ inline torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tens
     // query heads.
     auto ke = k.unsqueeze(2).expand({b, nkv, g, s, hd}).reshape({b, nh, s, hd});
     auto ve = v.unsqueeze(2).expand({b, nkv, g, s, hd}).reshape({b, nh, s, hd});
-    return at::scaled_dot_product_attention(
-        q, ke, ve, bias.defined() ? bias.to(q.scalar_type()) : bias, 0.0, false, scale);
+    // An undefined tensor is not "no mask" to SDPA: pass nullopt instead.
+    c10::optional<at::Tensor> mask;
+    if (bias.defined()) mask = bias.to(q.scalar_type());
+    return at::scaled_dot_product_attention(q, ke, ve, mask, 0.0, false, scale);
 #else
     // Fold the g query heads that share a key head into the row dimension, so keys and values
     // are read once per group instead of being copied g times.
