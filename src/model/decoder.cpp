@@ -15,8 +15,17 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, torch::TensorOpti
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
-    if (can_use_single_row_linear(x, weight)) return linear_single_row(x, weight, bias);
-    return torch::linear(x, weight, bias);
+    auto y = can_use_single_row_linear(x, weight) ? linear_single_row(x, weight, bias)
+                                                  : torch::linear(x, weight, bias);
+    if (!lora_A) return y;
+    // The LoRA term in the adapter dtype, cast back: (..., in) -> (..., r) -> (..., out).
+    // Dropout only where it can matter, training with gradients (PEFT's nn.Dropout in train
+    // mode); generation and evaluation run without grad and see the deterministic adapter.
+    auto xa = x.to(lora_A->weight.scalar_type());
+    if (lora_dropout > 0 && is_training() && torch::GradMode::is_enabled())
+        xa = torch::dropout(xa, lora_dropout, /*train=*/true);
+    auto delta = torch::linear(torch::linear(xa, lora_A->weight), lora_B->weight) * lora_scaling;
+    return y + delta.to(y.scalar_type());
 }
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, torch::TensorOptions options) {

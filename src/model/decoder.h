@@ -15,13 +15,30 @@
 
 namespace llmtune::model {
 
+struct LoraConfig;  // model/lora.h
+
 // y = x W^T + b with W (out, in), as torch.nn.Linear; parameters created uninitialized so
 // that loading a 1B model does not first pay for a random init.
+//
+// Optionally carries a LoRA adapter (model/lora.h): submodules lora_A (r, in) and lora_B
+// (out, r), and then y += (dropout(x) A^T B^T) * lora_scaling, computed in the adapter dtype.
 class LinearImpl : public torch::nn::Module {
   public:
     LinearImpl(int64_t in, int64_t out, bool bias, torch::TensorOptions options);
     torch::Tensor forward(const torch::Tensor& x);
     torch::Tensor weight, bias;
+
+    // Registers lora_A (Kaiming-uniform, a = sqrt(5), drawn in f32 from `gen`) and lora_B
+    // (zeros) in config.dtype on the weight's device, and freezes weight and bias. Defined in
+    // lora.cpp. conflict if an adapter is already present.
+    void add_lora(const LoraConfig& config, at::Generator gen);
+    // Unregisters the adapter (merge_lora folds it into the weight first).
+    void remove_lora();
+    bool has_lora() const { return lora_A != nullptr; }
+
+    std::shared_ptr<LinearImpl> lora_A, lora_B;  // null without an adapter
+    double lora_scaling = 0.0;
+    double lora_dropout = 0.0;
 };
 TORCH_MODULE(Linear);
 
