@@ -184,9 +184,16 @@ LoraConfig parse_peft_adapter_config(const std::string& text, const std::string&
                                "or \"all-linear\"");
     } else if (j["target_modules"].is_array() && !j["target_modules"].empty()) {
         for (const auto& t : j["target_modules"]) {
-            if (t.is_string() &&
-                std::find(known.begin(), known.end(), t.get<std::string>()) != known.end())
-                c.target_modules.push_back(t.get<std::string>());
+            // PEFT matches a name or a dotted suffix of the module path, so "self_attn.q_proj"
+            // and "mlp.up_proj" select what "q_proj" and "up_proj" do in these models.
+            std::string name = t.is_string() ? t.get<std::string>() : "";
+            for (const char* parent : {"self_attn.", "mlp."})
+                if (name.rfind(parent, 0) == 0 &&
+                    module_path(0, name.substr(std::string(parent).size())).find("." + name) !=
+                        std::string::npos)
+                    name = name.substr(std::string(parent).size());
+            if (std::find(known.begin(), known.end(), name) != known.end())
+                c.target_modules.push_back(name);
             else
                 problems.push_back("target_modules entry " + t.dump() +
                                    ": llmtune adapts only q_proj, k_proj, v_proj, o_proj, "

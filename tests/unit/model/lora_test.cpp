@@ -486,6 +486,21 @@ TEST(Peft, AllLinearStringAndPeftDefaultsAreAccepted) {
     EXPECT_EQ(c.resolved_targets(), kAll);
 }
 
+TEST(Peft, DottedSuffixTargetsSelectTheSameProjections) {
+    // PEFT matches target_modules entries against the end of the module path.
+    auto c = parse_peft_adapter_config(
+        R"({"peft_type": "LORA", "target_modules": ["self_attn.q_proj", "mlp.down_proj"]})", "c");
+    EXPECT_EQ(c.resolved_targets(), (std::vector<std::string>{"q_proj", "down_proj"}));
+    // A suffix naming the wrong parent, or one layer only, selects something else: rejected.
+    for (const char* bad : {"mlp.q_proj", "layers.0.self_attn.q_proj", "attn.q_proj"}) {
+        auto msg = error_of([&] {
+            parse_peft_adapter_config(
+                std::string(R"({"peft_type": "LORA", "target_modules": [")") + bad + "\"]}", "c");
+        });
+        EXPECT_NE(msg.find(bad), std::string::npos) << msg;
+    }
+}
+
 TEST(Peft, UnsupportedConfigSettingsAreAllNamed) {
     auto msg = error_of([] {
         parse_peft_adapter_config(
