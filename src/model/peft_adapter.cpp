@@ -1,6 +1,7 @@
 #include "model/peft_adapter.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -243,6 +244,16 @@ void save_peft_adapter(const std::string& dir, CausalLM& model, const LoraConfig
     auto expected = expected_tensors(model, config);
     NamedTensors tensors;
     std::vector<std::string> problems;
+    // The scaling lives in the layers, not the tensors: a config with another alpha (or
+    // rsLoRA setting) would describe a different adapter.
+    for (const auto& m : model->named_modules()) {
+        auto linear = std::dynamic_pointer_cast<LinearImpl>(m.value());
+        if (linear && linear->has_lora() &&
+            std::abs(linear->lora_scaling - config.scaling()) > 1e-12 * std::abs(config.scaling()))
+            problems.push_back("adapter '" + m.key() + "' has scaling " +
+                               std::to_string(linear->lora_scaling) +
+                               " but the configuration gives " + std::to_string(config.scaling()));
+    }
     for (const auto& [name, t] : lora_parameters(model)) {
         const std::string key = kPeftKeyPrefix + name;
         auto it = expected.find(key);

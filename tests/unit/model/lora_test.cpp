@@ -571,6 +571,19 @@ TEST(Peft, WrongBaseModelAndOtherDirectoryProblems) {
     auto other = make(other_cfg);
     auto msg = error_of([&] { load_peft_adapter(tmp.path(), other); });
     EXPECT_NE(msg.find("8 problems"), std::string::npos) << msg;
+    // Saving with a configuration the adapters were not made with.
+    LoraConfig other_alpha = cfg;
+    other_alpha.alpha = cfg.alpha * 2;
+    test::TempDir out;
+    msg = error_of([&] { save_peft_adapter(out.file("a"), lm, other_alpha, ""); },
+                   ErrorKind::conflict);
+    EXPECT_NE(msg.find("scaling"), std::string::npos) << msg;
+    LoraConfig other_targets = cfg;
+    other_targets.target_modules = {"q_proj"};
+    msg = error_of([&] { save_peft_adapter(out.file("b"), lm, other_targets, ""); },
+                   ErrorKind::conflict);
+    EXPECT_NE(msg.find("v_proj.lora_A"), std::string::npos) << msg;
+    EXPECT_FALSE(std::filesystem::exists(out.file("a")));
     // Loading onto a model that already has adapters.
     error_of([&] { load_peft_adapter(tmp.path(), lm); }, ErrorKind::conflict);
     // Pickle weights only.
