@@ -219,6 +219,14 @@ LoraConfig parse_peft_adapter_config(const std::string& text, const std::string&
     neutral("exclude_modules", is_empty, "excluded modules are not supported");
     neutral("trainable_token_indices", is_empty, "trainable tokens are not supported");
     neutral("megatron_config", is_empty, "Megatron layers are not supported");
+    // Newer PEFT settings that change what the adapter computes or where it applies.
+    neutral("target_parameters", is_empty, "adapting raw parameters is not supported");
+    neutral("alora_invocation_tokens", is_empty, "activated LoRA is not supported");
+    neutral("arrow_config", is_empty, "Arrow routing is not supported");
+    neutral(
+        "use_bdlora", [](const json& v) { return v.is_boolean() && !v.get<bool>(); },
+        "block-diagonal LoRA is not supported");
+    neutral("lora_ga_config", is_empty, "LoRA-GA modifies the base weights");
     // These initializations change the base weights too, so the adapter alone is not the
     // whole fine-tune; true, false, gaussian, eva and orthogonal leave the base untouched.
     neutral(

@@ -475,6 +475,56 @@ TEST(Peft, SaveLoadRoundTripIsBitIdentical) {
     }
 }
 
+TEST(Peft, LoadsADirectoryLaidOutAsPeftWritesIt) {
+    // Written here by hand, the way PEFT's save_pretrained lays it out (keys of a recent PEFT,
+    // target_modules in set order), independently of save_peft_adapter.
+    test::TempDir tmp;
+    test::write_file(tmp.file("adapter_config.json"), R"({
+  "alpha_pattern": {}, "auto_mapping": null, "base_model_name_or_path": "Qwen/Qwen2.5-0.5B",
+  "bias": "none", "corda_config": null, "ensure_weight_tying": false, "eva_config": null,
+  "exclude_modules": null, "fan_in_fan_out": false, "inference_mode": true,
+  "init_lora_weights": true, "layer_replication": null, "layers_pattern": null,
+  "layers_to_transform": null, "loftq_config": {}, "lora_alpha": 32, "lora_bias": false,
+  "lora_dropout": 0.1, "lora_ga_config": null, "megatron_config": null,
+  "megatron_core": "megatron.core", "modules_to_save": null, "peft_type": "LORA",
+  "peft_version": "0.19.1", "qalora_group_size": 16, "r": 4, "rank_pattern": {},
+  "revision": null, "target_modules": ["up_proj", "k_proj"], "target_parameters": null,
+  "task_type": "CAUSAL_LM", "trainable_token_indices": null, "use_bdlora": null,
+  "use_dora": false, "use_qalora": false, "use_rslora": false
+})");
+    NamedTensors tensors;
+    torch::manual_seed(21);
+    for (int l = 0; l < 2; ++l) {
+        const std::string L = "base_model.model.model.layers." + std::to_string(l);
+        tensors.emplace_back(L + ".self_attn.k_proj.lora_A.weight", torch::randn({4, 192}));
+        tensors.emplace_back(L + ".self_attn.k_proj.lora_B.weight", torch::randn({64, 4}));
+        tensors.emplace_back(L + ".mlp.up_proj.lora_A.weight", torch::randn({4, 192}));
+        tensors.emplace_back(L + ".mlp.up_proj.lora_B.weight", torch::randn({512, 4}));
+    }
+    write_safetensors(tmp.file("adapter_model.safetensors"), tensors, {{"format", "pt"}});
+    auto lm = make(tiny());
+    auto cfg = load_peft_adapter(tmp.path(), lm);
+    EXPECT_EQ(cfg.resolved_targets(), (std::vector<std::string>{"k_proj", "up_proj"}));
+    EXPECT_DOUBLE_EQ(cfg.dropout, 0.1);
+    // Each adapted projection computes x W^T + b + (32 / 4) x A^T B^T with the file's A, B.
+    auto up = lm->model->layers[1]->as<DecoderLayer>()->mlp->up_proj;
+    const std::string key = "base_model.model.model.layers.1.mlp.up_proj.lora_";
+    for (const auto& [name, t] : tensors) {
+        if (name == key + "A.weight") {
+            EXPECT_TRUE(torch::equal(up->lora_A->weight, t));
+        } else if (name == key + "B.weight") {
+            EXPECT_TRUE(torch::equal(up->lora_B->weight, t));
+        }
+    }
+    torch::NoGradGuard g;
+    auto x = torch::randn({3, 192});
+    auto w = up->weight.to(torch::kFloat64);
+    auto a = up->lora_A->weight.to(torch::kFloat64), b = up->lora_B->weight.to(torch::kFloat64);
+    auto want =
+        torch::matmul(x.to(torch::kFloat64), (w + 8.0 * torch::matmul(b, a)).t());  // no bias
+    EXPECT_LT(max_diff(up(x), want) / want.abs().max().item<double>(), 1e-5);
+}
+
 TEST(Peft, AllLinearStringAndPeftDefaultsAreAccepted) {
     auto c = parse_peft_adapter_config(
         R"({"peft_type": "LORA", "target_modules": "all-linear", "r": 2, "auto_mapping": null,
