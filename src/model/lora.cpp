@@ -53,6 +53,7 @@ void LoraConfig::validate() const {
 }
 
 void LinearImpl::add_lora(const LoraConfig& config, at::Generator gen) {
+    config.validate();
     if (lora_A)
         throw Error(ErrorKind::conflict, "this projection already carries a LoRA adapter",
                     "merge or remove the existing adapter first");
