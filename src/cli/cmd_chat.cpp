@@ -7,13 +7,14 @@
 #include "infer/generator.h"
 #include "infer/tokenizer_decoder.h"
 #include "model/loader.h"
+#include "model/peft_adapter.h"
 #include "tokenizer/jinja/chat_template.h"
 
 namespace llmtune::cli {
 
 void register_chat(CLI::App& app) {
     struct Args {
-        std::string model_dir, system, dtype, device = "cpu";
+        std::string model_dir, adapter, system, dtype, device = "cpu";
         infer::GenerationParams gen;
         int threads = 0;
     };
@@ -24,6 +25,7 @@ void register_chat(CLI::App& app) {
                                    "Chat with a model on the terminal (uses its chat template); "
                                    "an empty line or end of input quits");
     cmd->add_option("--model", a->model_dir, "a Hugging Face model directory")->required();
+    cmd->add_option("--adapter", a->adapter, "a PEFT LoRA adapter directory to apply");
     cmd->add_option("--system", a->system, "a system message");
     cmd->add_option("--max-tokens", a->gen.max_tokens, "new tokens per reply at most")
         ->capture_default_str();
@@ -48,6 +50,7 @@ void register_chat(CLI::App& app) {
                        : model::parse_dtype(a->dtype);
         lo.device = model::parse_device(a->device);
         auto lm = model::load_causal_lm(a->model_dir, lo);
+        if (!a->adapter.empty()) model::load_peft_adapter(a->adapter, lm);
         auto params = a->gen;
         params.eos_ids = infer::load_eos_ids(a->model_dir, cfg);
         infer::TokenizerDecoder decoder(tok);

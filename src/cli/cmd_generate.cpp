@@ -6,6 +6,7 @@
 #include "infer/generator.h"
 #include "infer/tokenizer_decoder.h"
 #include "model/loader.h"
+#include "model/peft_adapter.h"
 
 namespace llmtune::cli {
 
@@ -21,7 +22,7 @@ torch::Dtype default_dtype(const model::ModelConfig& cfg) {
 
 void register_generate(CLI::App& app) {
     struct Args {
-        std::string model_dir, prompt, prompt_ids, dtype, device = "cpu";
+        std::string model_dir, adapter, prompt, prompt_ids, dtype, device = "cpu";
         infer::GenerationParams gen;
         int threads = 0;
         bool json = false;
@@ -30,6 +31,7 @@ void register_generate(CLI::App& app) {
     args->gen.max_tokens = 128;
     auto* cmd = app.add_subcommand("generate", "Generate a continuation of a prompt");
     cmd->add_option("--model", args->model_dir, "a Hugging Face model directory")->required();
+    cmd->add_option("--adapter", args->adapter, "a PEFT LoRA adapter directory to apply");
     auto* prompt = cmd->add_option("--prompt", args->prompt,
                                    "the prompt text (tokenized with the model's tokenizer)");
     auto* ids =
@@ -77,6 +79,7 @@ void register_generate(CLI::App& app) {
         lo.dtype = args->dtype.empty() ? default_dtype(cfg) : model::parse_dtype(args->dtype);
         lo.device = model::parse_device(args->device);
         auto lm = model::load_causal_lm(args->model_dir, lo);
+        if (!args->adapter.empty()) model::load_peft_adapter(args->adapter, lm);
         auto params = args->gen;
         params.eos_ids = infer::load_eos_ids(args->model_dir, cfg);
         std::unique_ptr<infer::TokenizerDecoder> decoder;
