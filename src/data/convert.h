@@ -1,0 +1,45 @@
+// Conversion of one record of a known shape into a canonical record (canonical_record.h),
+// checking every field on the way.
+//
+//   openai_chat        kept as is: roles system/user/assistant/tool/function, content a string
+//                      (a list of text parts is joined; null only beside tool_calls), name,
+//                      weight 0/1 on assistant messages, tool_calls, tool_call_id, tools
+//   prompt_completion  [system?], user: prompt, assistant: completion
+//   alpaca             [system?], user: instruction + "\n\n" + input (input when non-empty),
+//                      assistant: output
+//   sharegpt           from human/user -> user, gpt/assistant -> assistant, system, tool;
+//                      value -> content; a top-level "system" string becomes the first message
+//   text               {"text"}
+//   preference         prompt/chosen/rejected as strings (user / assistant messages) or lists
+//                      of messages
+//   openai_preference  input.messages -> prompt, preferred_output -> chosen,
+//                      non_preferred_output -> rejected, input.tools -> tools
+// Keys a shape does not define are dropped with a `dropped_field` warning: nothing is dropped
+// silently.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "data/canonical_record.h"
+#include "data/record_error.h"
+#include "data/shape_detect.h"
+#include "data/validation_report.h"
+
+namespace llmtune::data {
+
+struct Conversion {
+    std::optional<CanonicalRecord> record;  // set when there are no errors
+    std::vector<RecordError> errors;        // line left 0: the caller knows it
+    std::vector<RecordWarning> warnings;
+};
+
+Conversion convert_record(Shape shape, const json& record);
+
+// Warnings about a conversation's structure: no assistant turn, empty assistant messages,
+// a system message not first, role order problems. `what` names the message list in
+// messages ("", "chosen", ...); `needs_assistant` is false for a preference prompt.
+void check_conversation(const ordered_json& messages, const std::string& what, bool needs_assistant,
+                        std::vector<RecordWarning>& out);
+
+}  // namespace llmtune::data

@@ -1,0 +1,282 @@
+#include "data/dataset.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <numeric>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "data/convert.h"
+#include "data/shape_detect.h"
+#include "data/token_counter.h"
+
+namespace llmtune::data {
+
+namespace {
+
+// "$.completion..." in a CSV record becomes "column \"answer\"...".
+std::string map_path(const SourceRecord& rec, const std::string& path) {
+    for (const auto& [field, column] : rec.field_columns) {
+        std::string prefix = "$." + field;
+        if (path.compare(0, prefix.size(), prefix) == 0 &&
+            (path.size() == prefix.size() || path[prefix.size()] == '.' ||
+             path[prefix.size()] == '['))
+            return "column \"" + column + "\"" + path.substr(prefix.size());
+    }
+    if (!rec.location.empty() && path.compare(0, 1, "$") == 0) return rec.location + path.substr(1);
+    return path;
+}
+
+std::string key_list(const json& v) {
+    std::string s;
+    size_t n = 0;
+    for (auto it = v.begin(); it != v.end() && n < 8; ++it, ++n)
+        s += (s.empty() ? "" : ", ") + it.key();
+    if (v.size() > 8) s += ", ...";
+    return s.empty() ? "none" : s;
+}
+
+}  // namespace
+
+ValidationReport scan_dataset(const std::string& path, const DataOptions& options,
+                              const RecordSink& sink, std::vector<uint64_t>* hashes_out,
+                              size_t limit) {
+    if (options.max_seq_len > 0 && options.model.empty())
+        throw_invalid("--max-seq-len needs --model",
+                      "give the model whose tokenizer counts the tokens");
+    ValidationReport report;
+    report.file = path;
+    report.error_cap = options.error_cap;
+    report.warning_cap = options.warning_cap;
+    OpenedSource src = open_record_source(path, options.source);
+    report.input_format = input_format_name(src.format);
+    report.compression = src.compression;
+    report.columns = src.columns;
+    for (const auto& c : src.unused_columns)
+        report.add_warning(
+            {0, "unused_column", "the column \"" + c + "\" maps to no field and was ignored"});
+
+    std::optional<Shape> forced;
+    if (!options.format.empty()) forced = parse_shape(options.format);
+    report.shape_source = forced ? "--format" : "detected";
+    ShapeDetector detector(path);
+
+    std::unique_ptr<TokenCounter> counter;
+    if (!options.model.empty()) {
+        counter = std::make_unique<TokenCounter>(options.model);
+        report.model = options.model;
+        report.max_seq_len = options.max_seq_len;
+        report.tokens.emplace();
+    }
+
+    std::vector<uint64_t> hashes, lines;
+    SourceRecord rec;
+    std::string line;
+    auto drop = [&](const RecordError& e) {
+        ++report.dropped;
+        ++report.dropped_reasons[e.code];
+    };
+    while (src.source->next(rec)) {
+        ++report.records_read;
+        if (rec.error) {
+            drop(*rec.error);
+            report.add_error(*rec.error);
+            continue;
+        }
+        Shape shape;
+        if (forced) {
+            shape = *forced;
+        } else if (detector.check(rec.value, rec.line)) {
+            shape = *detector.shape();
+        } else {
+            RecordError e{rec.line, rec.location.empty() ? "$" : rec.location, "unknown_shape",
+                          "the record fits no known shape (its keys: " + key_list(rec.value) +
+                              "); known shapes: " + shape_names(),
+                          make_snippet(rec.text, 80)};
+            drop(e);
+            report.add_error(std::move(e));
+            continue;
+        }
+        Conversion c = convert_record(shape, rec.value);
+        if (!c.record) {
+            drop(c.errors.front());
+            for (auto& e : c.errors) {
+                e.line = rec.line;
+                e.path = map_path(rec, e.path);
+                report.add_error(std::move(e));
+            }
+            continue;
+        }
+        for (auto& w : c.warnings) {
+            w.line = rec.line;
+            report.add_warning(std::move(w));
+        }
+        if (counter) {
+            try {
+                auto n = counter->count(*c.record);
+                report.tokens->add(n.tokens, n.trainable);
+                if (options.max_seq_len > 0 && n.tokens > options.max_seq_len)
+                    report.add_warning({rec.line, "too_long",
+                                        std::to_string(n.tokens) +
+                                            " tokens, longer than --max-seq-len " +
+                                            std::to_string(options.max_seq_len) + ": " +
+                                            std::to_string(n.tokens - options.max_seq_len) +
+                                            " tokens would be cut"});
+            } catch (const Error& e) {
+                if (e.kind() != ErrorKind::invalid_input) throw;
+                RecordError err{rec.line, rec.location.empty() ? "$" : rec.location,
+                                "template_error",
+                                "the chat template rejects the record: " + e.message(),
+                                make_snippet(rec.text, 80)};
+                drop(err);
+                report.add_error(std::move(err));
+                continue;
+            }
+        }
+        line = to_jsonl_line(*c.record);
+        hashes.push_back(content_hash(line));
+        lines.push_back(rec.line);
+        ++report.kept;
+        ++report.kinds[record_kind_name(c.record->kind)];
+        if (sink) sink(*c.record, line);
+        if (limit && report.kept >= limit) break;
+    }
+    report.shape = forced             ? shape_name(*forced)
+                   : detector.shape() ? shape_name(*detector.shape())
+                                      : "";
+    if (report.shape.empty() && src.format == InputFormat::txt) report.shape = "text";
+
+    // Exact duplicates: each repeat is reported with the line of the first copy.
+    std::vector<uint32_t> order(hashes.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        return hashes[a] != hashes[b] ? hashes[a] < hashes[b] : a < b;
+    });
+    std::vector<std::pair<uint64_t, uint64_t>> dups;  // (line, first line)
+    for (size_t i = 0; i < order.size();) {
+        size_t j = i + 1;
+        for (; j < order.size() && hashes[order[j]] == hashes[order[i]]; ++j)
+            dups.emplace_back(lines[order[j]], lines[order[i]]);
+        i = j;
+    }
+    std::sort(dups.begin(), dups.end());
+    for (const auto& [l, first] : dups)
+        report.add_warning(
+            {l, "duplicate", "exact duplicate of the record at line " + std::to_string(first)});
+    if (hashes_out) *hashes_out = std::move(hashes);
+    return report;
+}
+
+void enforce_strictness(const ValidationReport& report, const DataOptions& options) {
+    if (report.error_total > 0 && !options.skip_invalid)
+        throw_invalid(
+            report.error_summary(report.error_cap),
+            "fix these records, or pass --skip-invalid to drop them (the report lists each one)");
+    if (report.kept == 0)
+        throw_invalid(
+            report.file + ": no valid records" +
+                (report.error_total ? " (" + std::to_string(report.error_total) + " invalid)" : ""),
+            "check that the file holds records of a supported shape: " + shape_names());
+}
+
+ValidationReport validate_dataset(const std::string& path, const DataOptions& options) {
+    ValidationReport report = scan_dataset(path, options, nullptr);
+    enforce_strictness(report, options);
+    return report;
+}
+
+std::string default_validation_path(const std::string& out) {
+    const std::string ext = ".jsonl";
+    if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0)
+        return out.substr(0, out.size() - ext.size()) + ".validation.jsonl";
+    return out + ".validation.jsonl";
+}
+
+ValidationReport convert_dataset(const std::string& path, const DataOptions& options,
+                                 const ConvertOutputs& outputs, const SplitOptions& split) {
+    if (outputs.out.empty()) throw_invalid("no output path", "give --out OUT.jsonl");
+    auto write_report = [&](const ValidationReport& r) {
+        if (!outputs.report.empty()) write_json_file(outputs.report, r.to_json());
+    };
+    ValidationReport report;
+    if (!split.enabled()) {
+        AtomicFile out(outputs.out);
+        report = scan_dataset(path, options, [&](const CanonicalRecord&, const std::string& line) {
+            out.write(line.data(), line.size());
+            out.write("\n", 1);
+        });
+        try {
+            enforce_strictness(report, options);
+        } catch (const Error&) {
+            write_report(report);
+            throw;
+        }
+        out.commit();
+        report.output = outputs.out;
+        write_report(report);
+        return report;
+    }
+
+    // Split: all records go to a scratch file first; the plan needs every hash.
+    std::string all_path = outputs.out + ".all.tmp";
+    struct Scratch {
+        std::string path;
+        std::FILE* f = nullptr;
+        ~Scratch() {
+            if (f) std::fclose(f);
+            std::remove(path.c_str());
+        }
+    } scratch{all_path};
+    scratch.f = std::fopen(all_path.c_str(), "wb");
+    if (!scratch.f) throw_io(all_path + ": cannot create: " + errno_text(errno));
+    std::vector<uint64_t> hashes;
+    report = scan_dataset(
+        path, options,
+        [&](const CanonicalRecord&, const std::string& line) {
+            if (std::fwrite(line.data(), 1, line.size(), scratch.f) != line.size() ||
+                std::fputc('\n', scratch.f) == EOF)
+                throw_io(all_path + ": write failed: " + errno_text(errno));
+        },
+        &hashes);
+    try {
+        enforce_strictness(report, options);
+    } catch (const Error&) {
+        write_report(report);
+        throw;
+    }
+    if (std::fclose(scratch.f) != 0) {
+        scratch.f = nullptr;
+        throw_io(all_path + ": write failed: " + errno_text(errno));
+    }
+    scratch.f = nullptr;
+    std::vector<bool> is_val = plan_split(hashes, split);
+    std::string val_path = outputs.validation_out.empty() ? default_validation_path(outputs.out)
+                                                          : outputs.validation_out;
+    AtomicFile train(outputs.out), val(val_path);
+    LineReader reader(all_path, SIZE_MAX / 2);
+    std::string line;
+    size_t i = 0;
+    while (reader.next(line)) {
+        LLMTUNE_ASSERT(i < is_val.size(), "the scratch file holds the scanned records");
+        AtomicFile& dst = is_val[i++] ? val : train;
+        dst.write(line.data(), line.size());
+        dst.write("\n", 1);
+        if (is_val[i - 1])
+            ++report.validation_records;
+        else
+            ++report.train_records;
+    }
+    LLMTUNE_ASSERT(i == is_val.size(), "the scratch file holds the scanned records");
+    train.commit();
+    val.commit();
+    report.split = true;
+    report.seed = split.seed;
+    report.output = outputs.out;
+    report.validation_output = val_path;
+    write_report(report);
+    return report;
+}
+
+}  // namespace llmtune::data

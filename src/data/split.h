@@ -1,0 +1,34 @@
+// Train/validation split: seeded, deterministic, and duplicate-safe.
+//
+// Records are grouped by content hash (exact duplicates share one), each group gets a key
+// from the seed and its hash, and groups are taken into validation in key order until the
+// target size is reached (groups that would overshoot are passed over). So the same seed and
+// data always give the same split, independent of record order, and exact duplicates always
+// land on the same side.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmtune::data {
+
+struct SplitOptions {
+    double fraction = 0;  // 0 < fraction < 1: that share of the records goes to validation
+    int64_t count = 0;    // or exactly this many records (when > 0)
+    uint64_t seed = 0;
+    bool enabled() const { return fraction > 0 || count > 0; }
+};
+
+// Parses a --split value: below 1 a fraction ("0.1"), otherwise a whole count ("500").
+SplitOptions parse_split(const std::string& value, uint64_t seed);
+
+// A stable 64-bit hash of a record's canonical text (the same on every platform).
+uint64_t content_hash(std::string_view text);
+
+// For each record (by its content hash), whether it goes to validation. invalid_input when the
+// split would leave no training records.
+std::vector<bool> plan_split(const std::vector<uint64_t>& hashes, const SplitOptions& options);
+
+}  // namespace llmtune::data
