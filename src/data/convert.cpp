@@ -273,8 +273,7 @@ Conversion convert_record(Shape shape, const json& r) {
                          "conversations must be a non-empty list", &conv);
                 break;
             }
-            json messages = json::array();
-            if (sys) messages.push_back({{"role", "system"}, {"content", *sys}});
+            json messages = json::array();  // one per turn, so paths keep the turn's index
             for (size_t i = 0; i < conv.size(); ++i) {
                 std::string p = "$.conversations[" + std::to_string(i) + "]";
                 const json& t = conv[i];
@@ -312,6 +311,7 @@ Conversion convert_record(Shape shape, const json& r) {
             }
             if (!cv.ok()) break;
             out["messages"] = cv.messages(messages, "$.conversations");
+            if (sys) out["messages"].insert(out["messages"].begin(), msg("system", *sys));
             break;
         }
         case Shape::text: {

@@ -235,3 +235,14 @@ TEST(DataConvert, CanonicalRecordsConvertToThemselves) {
         EXPECT_EQ(canonical_kind(in), rec.kind);
     }
 }
+
+TEST(DataConvert, ShareGptSystemAndTurnPaths) {
+    auto sg = ok(Shape::sharegpt, json::parse(R"({"system": "s", "conversations": [
+        {"from": "human", "value": "q"}, {"from": "gpt", "value": "a", "weight": 0}]})"));
+    EXPECT_EQ(sg.value["messages"][0], msg("system", "s"));
+    EXPECT_EQ(sg.value["messages"][2]["weight"], 0);
+    // The path names the turn as it is in the file, whatever was prepended.
+    bad(Shape::sharegpt, json::parse(R"({"system": "s", "conversations": [
+        {"from": "human", "value": "q"}, {"from": "gpt", "value": "a", "weight": 2}]})"),
+        "$.conversations[1].weight", "invalid_field");
+}

@@ -297,3 +297,27 @@ TEST(DataTokens, MaxSeqLenNeedsAModel) {
     EXPECT_EQ(expect_error([&] { scan_dataset(tmp.file("t.jsonl"), o, nullptr); }, {"--model"}),
               "");
 }
+
+TEST(DataDataset, EveryReaderErrorKindIsReportedWithItsCode) {
+    TempDir tmp;
+    DataOptions o;
+    o.skip_invalid = true;
+    write_file(tmp.file("u.jsonl"), "{\"text\": \"ok\"}\n{\"foo\": 1, \"bar\": 2}\n");
+    auto u = scan_dataset(tmp.file("u.jsonl"), o, nullptr);
+    ASSERT_EQ(u.errors.size(), 1u);
+    EXPECT_EQ(u.errors[0].code, "unknown_shape");
+    EXPECT_EQ(u.errors[0].line, 2u);
+    EXPECT_NE(u.errors[0].message.find("foo"), std::string::npos) << u.errors[0].message;
+    EXPECT_NE(u.errors[0].message.find("bar"), std::string::npos) << u.errors[0].message;
+    write_file(tmp.file("q.csv"), "text\n\"quoted\" tail\nfine\n");
+    auto q = scan_dataset(tmp.file("q.csv"), o, nullptr);
+    ASSERT_EQ(q.errors.size(), 1u);
+    EXPECT_EQ(q.errors[0].code, "invalid_csv");
+    EXPECT_EQ(q.errors[0].line, 2u);
+    EXPECT_EQ(q.kept, 1u);
+    // Nothing in the file fits a shape: every record is an error, and strict mode says so.
+    write_file(tmp.file("n.jsonl"), "{\"a\": 1}\n");
+    EXPECT_EQ(expect_error([&] { validate_dataset(tmp.file("n.jsonl"), {}); },
+                           {"1 invalid record", "fits no known shape"}),
+              "");
+}
