@@ -101,6 +101,7 @@ void AdamW::step(double lr) {
     for (auto& s : slots_) {
         const torch::Tensor& grad_ref = s.param.grad();
         if (!grad_ref.defined()) continue;  // as torch: no gradient, no update, no step
+        LLMTUNE_ASSERT(!grad_ref.is_sparse(), "llmtune's modules produce dense gradients");
         ++s.step;
         const bool same_dtype = s.param.scalar_type() == s.exp_avg.scalar_type();
         // The working copy in the state dtype: the parameter itself when it already is.
