@@ -1,6 +1,7 @@
 // llmtune bench: benchmark programs; each prints one JSON object on stdout.
 #include <cstdio>
 
+#include "bench/data_bench.h"
 #include "bench/decode_bench.h"
 #include "bench/tokenize_bench.h"
 #include "cli/cli_common.h"
@@ -64,6 +65,24 @@ void register_bench(CLI::App& app) {
         if (t->repeats < 1) throw_invalid("--repeats must be >= 1");
         std::printf("%s\n", bench::run_tokenize_bench(*t).dump(2).c_str());
     });
+
+    auto d = std::make_shared<bench::DataBenchOptions>();
+    auto* data = bench->add_subcommand(
+        "data",
+        "Dataset validation+conversion MB/s on chat JSONL (one core), beside the I/O floor "
+        "(reading the lines) and a Python json validator, same file, same run");
+    data->add_option("--mb", d->megabytes, "size of the generated chat JSONL in MB")
+        ->capture_default_str();
+    data->add_option("--token-mb", d->token_megabytes,
+                     "MB converted with token statistics (tokenizer + chat template)")
+        ->capture_default_str();
+    data->add_option("--tokenizer", d->tokenizer,
+                     "model directory for the tokenized run (default: the npm Qwen3 tokenizer)");
+    data->add_option("--python", d->python, "the Python interpreter of the reference validator")
+        ->capture_default_str();
+    data->add_option("--repeats", d->repeats, "runs of each figure; the best is reported")
+        ->capture_default_str();
+    data->callback([d] { std::printf("%s\n", bench::run_data_bench(*d).dump(2).c_str()); });
 }
 
 }  // namespace llmtune::cli

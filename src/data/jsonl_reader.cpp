@@ -102,20 +102,11 @@ void set_error(SourceRecord& out, uint64_t line, std::string code, std::string m
 
 void parse_record_text(std::string_view text, uint64_t line, SourceRecord& out) {
     out.line = line;
-    out.text = make_snippet(text, 200);
+    // Raw: made printable (make_snippet) only when an error needs it.
+    out.text.assign(text.substr(0, 200));
     out.error.reset();
     out.value = json();
     out.field_columns.clear();
-    size_t bad = find_invalid_utf8(text);
-    if (bad != std::string_view::npos) {
-        auto [l, col] = position(text, line, bad);
-        char hex[8];
-        std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(text[bad]));
-        set_error(out, l, "invalid_utf8",
-                  "invalid UTF-8 at column " + std::to_string(col) + " (byte " + hex + ")",
-                  around(text, bad));
-        return;
-    }
     size_t deep_at = 0;
     if (json_depth(text, kMaxJsonDepth, &deep_at) > kMaxJsonDepth) {
         auto [l, col] = position(text, line, deep_at);
@@ -128,6 +119,17 @@ void parse_record_text(std::string_view text, uint64_t line, SourceRecord& out) 
     try {
         out.value = json::parse(text.begin(), text.end());
     } catch (const json::parse_error& e) {
+        // nlohmann rejects every invalid UTF-8 byte, in strings or not: name the byte.
+        size_t bad = find_invalid_utf8(text);
+        if (bad != std::string_view::npos) {
+            auto [l, col] = position(text, line, bad);
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(text[bad]));
+            set_error(out, l, "invalid_utf8",
+                      "invalid UTF-8 at column " + std::to_string(col) + " (byte " + hex + ")",
+                      around(text, bad));
+            return;
+        }
         size_t at = e.byte > 0 ? e.byte - 1 : 0;
         if (at > text.size()) at = text.size();
         auto [l, col] = position(text, line, at);

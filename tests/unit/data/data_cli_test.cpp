@@ -18,7 +18,8 @@ std::string bin() {
 }  // namespace
 
 TEST(DataCli, HelpOnEveryDataCommand) {
-    for (std::string cmd : {"data", "data validate", "data convert", "data preview"}) {
+    for (std::string cmd :
+         {"data", "data validate", "data convert", "data preview", "bench data"}) {
         auto r = run_command(bin() + " " + cmd + " --help");
         EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
         EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;

