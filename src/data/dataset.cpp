@@ -239,6 +239,12 @@ ValidationReport convert_dataset(const std::string& path, const DataOptions& opt
         return report;
     }
 
+    std::string val_path = outputs.validation_out.empty() ? default_validation_path(outputs.out)
+                                                          : outputs.validation_out;
+    if (val_path == outputs.out || val_path == path)
+        throw_invalid("the validation output " + val_path +
+                          " would overwrite the training output or the input",
+                      "give another --validation-out");
     // Split: all records go to a scratch file first; the plan needs every hash.
     std::string all_path = outputs.out + ".all.tmp";
     struct Scratch {
@@ -272,8 +278,6 @@ ValidationReport convert_dataset(const std::string& path, const DataOptions& opt
     }
     scratch.f = nullptr;
     std::vector<bool> is_val = plan_split(hashes, split);
-    std::string val_path = outputs.validation_out.empty() ? default_validation_path(outputs.out)
-                                                          : outputs.validation_out;
     AtomicFile train(outputs.out), val(val_path);
     LineWriter train_writer(train), val_writer(val);
     LineReader reader(all_path, SIZE_MAX / 2);

@@ -135,13 +135,14 @@ void parse_record_text(std::string_view text, uint64_t line, SourceRecord& out) 
         auto [l, col] = position(text, line, at);
         std::string what = e.what();
         auto p = what.find("syntax error");
-        std::string reason = p == std::string::npos ? what : what.substr(p);
+        // nlohmann quotes the bytes it last read, possibly a cut UTF-8 sequence.
+        std::string reason = utf8_lossy(p == std::string::npos ? what : what.substr(p));
         set_error(out, l, "invalid_json",
                   "invalid JSON at column " + std::to_string(col) + ": " + reason,
                   around(text, at));
         return;
     } catch (const json::exception& e) {
-        set_error(out, line, "invalid_json", std::string("invalid JSON: ") + e.what(),
+        set_error(out, line, "invalid_json", "invalid JSON: " + utf8_lossy(e.what()),
                   make_snippet(text, 80));
         return;
     }

@@ -1,5 +1,7 @@
 #include "data/validation_report.h"
 
+#include "common/utf8.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -25,14 +27,22 @@ std::string format_error(const RecordError& e) {
     return s;
 }
 
+namespace {
+// Paths, messages and names can carry bytes from the user's file or command line; the JSON
+// report must stay valid UTF-8 whatever they hold.
+std::string text(const std::string& s) {
+    return utf8_lossy(s);
+}
+}  // namespace
+
 ordered_json ValidationReport::to_json() const {
     ordered_json j;
-    j["file"] = file;
+    j["file"] = text(file);
     j["input_format"] = input_format;
     j["compression"] = compression;
     j["shape"] = shape;
     j["shape_source"] = shape_source;
-    if (!columns.empty()) j["columns"] = columns;
+    if (!columns.empty()) j["columns"] = text(columns);
     ordered_json rec;
     rec["read"] = records_read;
     rec["kept"] = kept;
@@ -47,14 +57,14 @@ ordered_json ValidationReport::to_json() const {
     ordered_json errs = ordered_json::array();
     for (const auto& e : errors)
         errs.push_back({{"line", e.line},
-                        {"path", e.path},
+                        {"path", text(e.path)},
                         {"code", e.code},
-                        {"message", e.message},
-                        {"snippet", e.snippet}});
+                        {"message", text(e.message)},
+                        {"snippet", text(e.snippet)}});
     j["errors"] = {{"total", error_total}, {"shown", errors.size()}, {"items", errs}};
     ordered_json warns = ordered_json::array();
     for (const auto& w : warnings)
-        warns.push_back({{"line", w.line}, {"code", w.code}, {"message", w.message}});
+        warns.push_back({{"line", w.line}, {"code", w.code}, {"message", text(w.message)}});
     ordered_json counts = ordered_json::object();
     for (const auto& [k, v] : warning_counts)
         counts[k] = v;
@@ -64,15 +74,15 @@ ordered_json ValidationReport::to_json() const {
                      {"items", warns}};
     if (tokens) {
         ordered_json t = tokens->to_json();
-        t["model"] = model;
+        t["model"] = text(model);
         if (max_seq_len > 0) t["max_seq_len"] = max_seq_len;
         j["tokens"] = t;
     }
     if (split)
         j["split"] = {{"seed", seed}, {"train", train_records}, {"validation", validation_records}};
     if (!output.empty()) {
-        j["outputs"] = {{"train", output}};
-        if (!validation_output.empty()) j["outputs"]["validation"] = validation_output;
+        j["outputs"] = {{"train", text(output)}};
+        if (!validation_output.empty()) j["outputs"]["validation"] = text(validation_output);
     }
     return j;
 }

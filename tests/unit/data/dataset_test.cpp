@@ -321,3 +321,31 @@ TEST(DataDataset, EveryReaderErrorKindIsReportedWithItsCode) {
                            {"1 invalid record", "fits no known shape"}),
               "");
 }
+
+TEST(DataSplit, ValidationOutputMustNotOverwriteTheOthers) {
+    TempDir tmp;
+    write_file(tmp.file("d.jsonl"), chat_line("a", "b") + chat_line("c", "d"));
+    EXPECT_EQ(expect_error(
+                  [&] {
+                      convert_dataset(tmp.file("d.jsonl"), {},
+                                      {tmp.file("o.jsonl"), tmp.file("o.jsonl"), ""},
+                                      parse_split("1", 0));
+                  },
+                  {"would overwrite"}),
+              "");
+    EXPECT_FALSE(std::filesystem::exists(tmp.file("o.jsonl")));
+}
+
+TEST(DataDataset, ReportStaysValidUtf8WhenTheParserQuotesACutCharacter) {
+    // Found by fuzz_jsonl_reader: nlohmann's message quoted half of a two-byte character.
+    TempDir tmp;
+    write_file(tmp.file("f.jsonl"), std::string("{\xde\x8f"
+                                                "essages\"{\": [",
+                                                16));
+    DataOptions o;
+    o.skip_invalid = true;
+    auto r = scan_dataset(tmp.file("f.jsonl"), o, nullptr);
+    ASSERT_EQ(r.error_total, 1u);
+    EXPECT_NO_THROW((void)r.to_json().dump());
+    EXPECT_NO_THROW((void)json(format_error(r.errors[0])).dump());
+}
