@@ -1,5 +1,6 @@
 #include "data/jsonl_reader.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/utf8.h"
@@ -108,7 +109,11 @@ void parse_record_text(std::string_view text, uint64_t line, SourceRecord& out) 
     out.value = json();
     out.field_columns.clear();
     size_t deep_at = 0;
-    if (json_depth(text, kMaxJsonDepth, &deep_at) > kMaxJsonDepth) {
+    // Counting brackets is vectorized; the exact scan runs only when there are enough of them.
+    size_t brackets = static_cast<size_t>(std::count(text.begin(), text.end(), '{') +
+                                          std::count(text.begin(), text.end(), '['));
+    if (brackets > static_cast<size_t>(kMaxJsonDepth) &&
+        json_depth(text, kMaxJsonDepth, &deep_at) > kMaxJsonDepth) {
         auto [l, col] = position(text, line, deep_at);
         set_error(out, l, "too_deep",
                   "JSON nested deeper than " + std::to_string(kMaxJsonDepth) +

@@ -246,3 +246,13 @@ TEST(DataConvert, ShareGptSystemAndTurnPaths) {
         {"from": "human", "value": "q"}, {"from": "gpt", "value": "a", "weight": 2}]})"),
         "$.conversations[1].weight", "invalid_field");
 }
+
+TEST(DataConvert, CanonicalLinesAreWhatNlohmannDumpWrites) {
+    ordered_json v = ordered_json::parse(R"({"messages": [{"role": "user",
+        "content": "quote \" backslash \\ nl \n cr \r tab \t bs \b ff \f ctl \u0001 \u001f del \u007f é 训 😀"},
+        {"role": "assistant", "content": "", "weight": 1, "tool_calls": [{"a": [1, 2.5, -3, true, false, null, {}, []]}]}],
+        "tools": [{"x": 1e300}]})");
+    EXPECT_EQ(to_jsonl_line(CanonicalRecord{RecordKind::chat, v}), v.dump());
+    ordered_json t = {{"text", std::string("a\0b", 3)}};
+    EXPECT_EQ(to_jsonl_line(CanonicalRecord{RecordKind::text, t}), t.dump());
+}
