@@ -54,7 +54,7 @@ uint64_t content_hash(std::string_view text) {
         h ^= h >> 32;
     }
     uint64_t tail = 0;
-    std::memcpy(&tail, text.data() + i, text.size() - i);
+    if (i < text.size()) std::memcpy(&tail, text.data() + i, text.size() - i);
     h = (h ^ tail) * 0x9e3779b97f4a7c15ULL;
     return mix64(h);
 }
