@@ -53,6 +53,7 @@ data::DataOptions options_from(const DataArgs& a) {
     o.skip_invalid = a.skip_invalid;
     o.model = a.model;
     o.max_seq_len = a.max_seq_len;
+    o.progress = true;  // drawn only when stderr is a terminal
     return o;
 }
 
@@ -143,6 +144,7 @@ void register_preview(CLI::App& data_cmd) {
     cmd->callback([a] {
         auto opts = options_from(*a);
         opts.skip_invalid = true;
+        opts.progress = false;
         std::unique_ptr<tokenizer::ChatTemplate> tmpl;
         tokenizer::ChatTemplateInputs base;
         if (!a->model.empty()) {

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <numeric>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/progress.h"
 #include "data/convert.h"
 #include "data/shape_detect.h"
 #include "data/token_counter.h"
@@ -91,6 +93,15 @@ ValidationReport scan_dataset(const std::string& path, const DataOptions& option
     }
 
     std::vector<uint64_t> hashes, lines;
+    // Progress in MiB of the file as stored (compressed bytes for .gz/.zst).
+    std::unique_ptr<Progress> bar;
+    uint64_t shown_mib = 0, total_mib = 0;
+    if (options.progress) {
+        std::error_code ec;
+        auto size = std::filesystem::file_size(path, ec);
+        total_mib = ec ? 0 : std::max<uint64_t>(1, size >> 20);
+        bar = std::make_unique<Progress>("reading " + path, static_cast<int64_t>(total_mib), "MiB");
+    }
     SourceRecord rec;
     std::string line;
     auto drop = [&](const RecordError& e) {
@@ -99,6 +110,11 @@ ValidationReport scan_dataset(const std::string& path, const DataOptions& option
     };
     while (src.source->next(rec)) {
         ++report.records_read;
+        if (bar && (report.records_read & 1023) == 0) {
+            uint64_t mib = src.source->bytes_read() >> 20;
+            if (mib > shown_mib) bar->advance(static_cast<int64_t>(mib - shown_mib));
+            shown_mib = std::max(shown_mib, mib);
+        }
         if (rec.error) {
             drop(*rec.error);
             report.add_error(*rec.error);
@@ -161,6 +177,10 @@ ValidationReport scan_dataset(const std::string& path, const DataOptions& option
         ++report.kinds[record_kind_name(c.record->kind)];
         if (sink) sink(*c.record, line);
         if (limit && report.kept >= limit) break;
+    }
+    if (bar) {
+        if (total_mib > shown_mib) bar->advance(static_cast<int64_t>(total_mib - shown_mib));
+        bar->finish();
     }
     report.shape = forced             ? shape_name(*forced)
                    : detector.shape() ? shape_name(*detector.shape())

@@ -31,6 +31,7 @@ struct DataOptions {
     int64_t max_seq_len = 0;    // with model: warn about records longer than this; 0 = no check
     size_t error_cap = 100;     // errors listed in the report (the total is always counted)
     size_t warning_cap = 100;   // warnings listed in the report
+    bool progress = false;      // a progress bar on stderr (shown only on a terminal)
 };
 
 // Called with each kept record and its canonical JSONL line (no newline).
