@@ -110,3 +110,25 @@ TEST(DataCli, PreviewShowsCanonicalRecords) {
     ASSERT_EQ(m.exit_code, 0) << m.err;
     EXPECT_NE(m.out.find("<|im_start|>assistant"), std::string::npos) << m.out;
 }
+
+TEST(DataCli, ValidateJsonWithModelReportsTokensAndLongRecords) {
+    TempDir tmp;
+    std::string long_answer;
+    for (int i = 0; i < 100; ++i)
+        long_answer += "lorem ipsum ";
+    write_file(tmp.file("c.jsonl"),
+               "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": "
+               "\"assistant\", \"content\": \"" +
+                   long_answer + "\"}]}\n");
+    auto r = run_command(bin() + " data validate " + tmp.file("c.jsonl") +
+                         " --json --max-seq-len 50 --model " + test::npm_tokenizer_dir("qwen3"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = json::parse(r.out);
+    EXPECT_EQ(j["tokens"]["count"], 1);
+    EXPECT_GT(j["tokens"]["max"].get<int64_t>(), 50);
+    EXPECT_EQ(j["warnings"]["by_code"]["too_long"], 1);
+    auto no_model =
+        run_command(bin() + " data validate " + tmp.file("c.jsonl") + " --max-seq-len 50");
+    EXPECT_EQ(no_model.exit_code, 1);
+    EXPECT_NE(no_model.err.find("--model"), std::string::npos) << no_model.err;
+}

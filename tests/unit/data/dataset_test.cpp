@@ -349,3 +349,36 @@ TEST(DataDataset, ReportStaysValidUtf8WhenTheParserQuotesACutCharacter) {
     EXPECT_NO_THROW((void)r.to_json().dump());
     EXPECT_NO_THROW((void)json(format_error(r.errors[0])).dump());
 }
+
+TEST(DataTokens, TextRecordsCountEveryTokenAndPreferenceCountsTheChosenSide) {
+    std::string model = llmtune::test::npm_tokenizer_dir("qwen3");
+    auto tok = tokenizer::Tokenizer::load(model);
+    TempDir tmp;
+    write_file(tmp.file("t.jsonl"),
+               "{\"text\": \"The quick brown fox jumps over the lazy dog.\"}\n");
+    DataOptions o;
+    o.model = model;
+    auto t = scan_dataset(tmp.file("t.jsonl"), o, nullptr);
+    ASSERT_TRUE(t.tokens);
+    int64_t n = static_cast<int64_t>(
+        tok->encode("The quick brown fox jumps over the lazy dog.", true).size());
+    EXPECT_EQ(t.tokens->total(), n);
+    EXPECT_EQ(t.tokens->trainable_total(), n);
+
+    write_file(tmp.file("p.jsonl"),
+               "{\"prompt\": \"2+2?\", \"chosen\": \"four, as two plus two is four\", "
+               "\"rejected\": \"five\"}\n");
+    auto p = scan_dataset(tmp.file("p.jsonl"), o, nullptr);
+    ASSERT_TRUE(p.tokens);
+    auto tmpl = tokenizer::ChatTemplate::from_tokenizer_config(model);
+    tokenizer::ChatTemplateInputs in;
+    tokenizer::load_special_tokens(model, in);
+    in.messages = ordered_json::array({{{"role", "user"}, {"content", "2+2?"}}});
+    in.add_generation_prompt = true;
+    int64_t prefix = static_cast<int64_t>(tok->encode(tmpl.render(in), false).size());
+    in.messages.push_back({{"role", "assistant"}, {"content", "four, as two plus two is four"}});
+    in.add_generation_prompt = false;
+    int64_t full = static_cast<int64_t>(tok->encode(tmpl.render(in), false).size());
+    EXPECT_EQ(p.tokens->total(), full);
+    EXPECT_EQ(p.tokens->trainable_total(), full - prefix);
+}
