@@ -85,6 +85,20 @@ ordered_json read_ordered_json_file(const std::string& path) {
     return parse_ordered_json_text(read_text_file(path), path);
 }
 
+const char* json_type_name(const json& v) {
+    switch (v.type()) {
+        case json::value_t::null: return "null";
+        case json::value_t::object: return "an object";
+        case json::value_t::array: return "an array";
+        case json::value_t::string: return "a string";
+        case json::value_t::boolean: return "a boolean";
+        case json::value_t::number_integer:
+        case json::value_t::number_unsigned: return "an integer";
+        case json::value_t::number_float: return "a number";
+        default: return "an unexpected value";
+    }
+}
+
 void write_json_file(const std::string& path, const ordered_json& value) {
     write_file_atomic(path, value.dump(2) + "\n");
 }

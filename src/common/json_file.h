@@ -21,6 +21,10 @@ ordered_json read_ordered_json_file(const std::string& path);
 // Reads a whole file into a string (not_found / io errors as above).
 std::string read_text_file(const std::string& path);
 
+// "an object", "an array", "a string", "a boolean", "null", "an integer" or "a number":
+// for messages such as "expected an object, found an array".
+const char* json_type_name(const json& value);
+
 // Writes `value` pretty-printed (2-space indent, trailing newline) atomically.
 void write_json_file(const std::string& path, const ordered_json& value);
 

@@ -23,22 +23,6 @@ std::string make_snippet(std::string_view s, size_t max_bytes) {
 
 namespace {
 
-const char* type_name(const json& v) {
-    switch (v.type()) {
-        case json::value_t::array:
-            return "an array";
-        case json::value_t::string:
-            return "a string";
-        case json::value_t::boolean:
-            return "a boolean";
-        case json::value_t::null:
-            return "null";
-        case json::value_t::object:
-            return "an object";
-        default:
-            return "a number";
-    }
-}
 
 // The deepest nesting of arrays and objects in `text` (strings skipped), stopping early once
 // past `limit`. nlohmann's parser itself does not bound depth.
@@ -153,7 +137,7 @@ void parse_record_text(std::string_view text, uint64_t line, SourceRecord& out) 
     }
     if (!out.value.is_object()) {
         set_error(out, line, "not_an_object",
-                  std::string("the record is ") + type_name(out.value) +
+                  std::string("the record is ") + json_type_name(out.value) +
                       ", not a JSON object such as {\"messages\": [...]}",
                   make_snippet(text, 80));
         out.value = json();

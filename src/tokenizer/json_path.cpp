@@ -10,27 +10,6 @@ const json& null_json() {
     return null_value;
 }
 
-const char* type_name(const json& v) {
-    switch (v.type()) {
-        case json::value_t::null:
-            return "null";
-        case json::value_t::object:
-            return "an object";
-        case json::value_t::array:
-            return "an array";
-        case json::value_t::string:
-            return "a string";
-        case json::value_t::boolean:
-            return "a boolean";
-        case json::value_t::number_integer:
-        case json::value_t::number_unsigned:
-            return "an integer";
-        case json::value_t::number_float:
-            return "a number";
-        default:
-            return "an unexpected value";
-    }
-}
 }  // namespace
 
 std::string json_snippet(const json& value) {
@@ -72,31 +51,31 @@ JsonPath JsonPath::get(const char* key) const {
 }
 
 void JsonPath::expect_object() const {
-    if (!value_->is_object()) fail(std::string("expected an object, found ") + type_name(*value_));
+    if (!value_->is_object()) fail(std::string("expected an object, found ") + json_type_name(*value_));
 }
 
 void JsonPath::expect_array() const {
-    if (!value_->is_array()) fail(std::string("expected an array, found ") + type_name(*value_));
+    if (!value_->is_array()) fail(std::string("expected an array, found ") + json_type_name(*value_));
 }
 
 std::string JsonPath::string() const {
-    if (!value_->is_string()) fail(std::string("expected a string, found ") + type_name(*value_));
+    if (!value_->is_string()) fail(std::string("expected a string, found ") + json_type_name(*value_));
     return value_->get<std::string>();
 }
 
 bool JsonPath::boolean() const {
-    if (!value_->is_boolean()) fail(std::string("expected a boolean, found ") + type_name(*value_));
+    if (!value_->is_boolean()) fail(std::string("expected a boolean, found ") + json_type_name(*value_));
     return value_->get<bool>();
 }
 
 int64_t JsonPath::integer() const {
     if (!value_->is_number_integer())
-        fail(std::string("expected an integer, found ") + type_name(*value_));
+        fail(std::string("expected an integer, found ") + json_type_name(*value_));
     return value_->get<int64_t>();
 }
 
 double JsonPath::number() const {
-    if (!value_->is_number()) fail(std::string("expected a number, found ") + type_name(*value_));
+    if (!value_->is_number()) fail(std::string("expected a number, found ") + json_type_name(*value_));
     return value_->get<double>();
 }
 
