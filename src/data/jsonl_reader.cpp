@@ -23,7 +23,6 @@ std::string make_snippet(std::string_view s, size_t max_bytes) {
 
 namespace {
 
-
 // The deepest nesting of arrays and objects in `text` (strings skipped), stopping early once
 // past `limit`. nlohmann's parser itself does not bound depth.
 int json_depth(std::string_view text, int limit, size_t* where) {
