@@ -1,0 +1,47 @@
+// ApiServer: the HTTP front of `llmtune serve` on cpp-httplib. It owns the listening socket,
+// the connection thread pool, the routes, request logs (one JSON line per request on stderr)
+// and the request metrics.
+//
+// Threads: bind() and run() are called from one thread; run() blocks while a pool of
+// `http_threads` threads serves connections. stop() may be called from any thread (a signal
+// thread): it closes the listening socket, lets requests in flight finish, and run() returns.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "server/server_config.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace llmtune::service {
+class Service;
+}
+
+namespace llmtune::server {
+
+class HttpMetrics;
+class Router;
+
+class ApiServer {
+  public:
+    ApiServer(service::Service& svc, const ServerConfig& config);
+    ~ApiServer();
+
+    // Binds host:port; returns the port (the chosen one when port is 0). io error when the
+    // address cannot be bound.
+    int bind();
+    void run();
+    void stop();
+
+  private:
+    service::Service& svc_;
+    ServerConfig config_;
+    std::unique_ptr<httplib::Server> http_;
+    std::unique_ptr<HttpMetrics> metrics_;
+    std::unique_ptr<Router> router_;
+};
+
+}  // namespace llmtune::server

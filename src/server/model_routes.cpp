@@ -1,0 +1,43 @@
+// GET /v1/models and /v1/models/{id}: the base models of the models dir (OpenAI's model
+// object, plus an `llmtune` object describing each).
+#include "server/api_error.h"
+#include "server/router.h"
+#include "server/routes.h"
+#include "service/model_catalog.h"
+#include "service/service.h"
+#include "service/service_error.h"
+
+namespace llmtune::server {
+
+namespace {
+
+ordered_json model_json(const service::BaseModel& m) {
+    ordered_json j;
+    j["id"] = m.id;
+    j["object"] = "model";
+    j["created"] = m.created;
+    j["owned_by"] = "system";  // as OpenAI labels its base models
+    j["llmtune"] = m.llmtune;
+    return j;
+}
+
+}  // namespace
+
+void register_model_routes(Router& router, service::Service& svc) {
+    std::string models_dir = svc.config().models_dir;
+    router.get("/v1/models", Access::key, [models_dir](RouteContext& ctx) {
+        ordered_json data = ordered_json::array();
+        for (const auto& m : service::list_base_models(models_dir)) data.push_back(model_json(m));
+        ctx.send_json({{"object", "list"}, {"data", data}});
+    });
+    router.get("/v1/models/{id}", Access::key, [models_dir](RouteContext& ctx) {
+        auto m = service::find_base_model(models_dir, ctx.param(1));
+        if (!m)
+            throw service::ServiceError(ErrorKind::not_found,
+                                        "The model '" + ctx.param(1) + "' does not exist.",
+                                        "model", "model_not_found");
+        ctx.send_json(model_json(*m));
+    });
+}
+
+}  // namespace llmtune::server

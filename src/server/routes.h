@@ -1,0 +1,29 @@
+// The route groups of the API, each in its own file. They only translate HTTP to service calls
+// and service results to OpenAI-shaped JSON.
+#pragma once
+
+#include <cstdint>
+
+namespace llmtune::service {
+class Service;
+}
+
+namespace llmtune::server {
+
+class Router;
+class HttpMetrics;
+
+struct FileRouteOptions {
+    uint64_t max_upload_bytes = 10ull << 30;
+};
+
+// POST/GET /v1/files, GET/DELETE /v1/files/{id}, GET /v1/files/{id}/content
+void register_file_routes(Router& router, service::Service& svc, FileRouteOptions options);
+// GET /v1/models, GET /v1/models/{id}
+void register_model_routes(Router& router, service::Service& svc);
+// /v1/organization/projects and their api_keys (admin key only)
+void register_admin_routes(Router& router, service::Service& svc);
+// GET /healthz, GET /metrics
+void register_system_routes(Router& router, service::Service& svc, const HttpMetrics& metrics);
+
+}  // namespace llmtune::server

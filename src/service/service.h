@@ -1,0 +1,55 @@
+// Service: everything `llmtune serve` does apart from HTTP, wired together over one data dir.
+//
+//   <data-dir>/llmtune.db        metadata (SqliteStore)
+//   <data-dir>/blobs/sha256/...  uploads and artifacts (BlobStore)
+//   <data-dir>/work/             scratch space of background tasks
+//   <data-dir>/admin.key         the admin key (mode 0600)
+//
+// Start-up order: open the store (migrations), the blob store (stale temp files removed), make
+// sure an admin key exists, then start the background queue and re-queue unfinished work.
+// shutdown() stops the queue (see work_queue.h for what happens to tasks in flight).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "service/auth.h"
+#include "service/blob_store.h"
+#include "service/file_service.h"
+#include "service/metadata_store.h"
+#include "service/work_queue.h"
+
+namespace llmtune::service {
+
+struct ServiceConfig {
+    std::string data_dir;            // created when missing
+    std::string models_dir;          // base models; may not exist
+    size_t file_workers = 1;         // threads validating/converting uploads
+};
+
+class Service {
+  public:
+    explicit Service(ServiceConfig config);
+    ~Service();
+
+    const ServiceConfig& config() const { return config_; }
+    MetadataStore& store() { return *store_; }
+    BlobStore& blobs() { return *blobs_; }
+    Auth& auth() { return *auth_; }
+    FileService& files() { return *files_; }
+    WorkQueue& queue() { return *queue_; }
+    const AdminKeyBootstrap& admin_key() const { return admin_; }
+
+    void shutdown();
+
+  private:
+    ServiceConfig config_;
+    std::unique_ptr<MetadataStore> store_;
+    std::unique_ptr<BlobStore> blobs_;
+    std::unique_ptr<Auth> auth_;
+    std::unique_ptr<WorkQueue> queue_;
+    std::unique_ptr<FileService> files_;
+    AdminKeyBootstrap admin_;
+};
+
+}  // namespace llmtune::service

@@ -1,0 +1,85 @@
+#include "service/sqlite_migrations.h"
+
+#include "common/error.h"
+#include "service/ids.h"
+#include "service/sqlite_connection.h"
+
+namespace llmtune::service {
+
+const std::vector<SqliteMigration>& sqlite_migrations() {
+    static const std::vector<SqliteMigration> all = {
+        {1, "projects, api keys, files", R"sql(
+CREATE TABLE projects (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+  id          TEXT PRIMARY KEY,
+  project_id  TEXT NOT NULL REFERENCES projects(id),
+  name        TEXT NOT NULL,
+  key_hash    TEXT NOT NULL UNIQUE,
+  redacted    TEXT NOT NULL,
+  admin       INTEGER NOT NULL DEFAULT 0,
+  created_at  INTEGER NOT NULL,
+  revoked_at  INTEGER
+);
+CREATE INDEX api_keys_project ON api_keys(project_id);
+-- seq gives a total creation order for pagination (created_at has one-second resolution).
+CREATE TABLE files (
+  seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+  id                 TEXT NOT NULL UNIQUE,
+  project_id         TEXT NOT NULL REFERENCES projects(id),
+  filename           TEXT NOT NULL,
+  purpose            TEXT NOT NULL,
+  bytes              INTEGER NOT NULL,
+  created_at         INTEGER NOT NULL,
+  blob_sha256        TEXT NOT NULL,
+  status             TEXT NOT NULL,
+  status_details     TEXT NOT NULL DEFAULT '',
+  report_json        TEXT NOT NULL DEFAULT '',
+  canonical_sha256   TEXT NOT NULL DEFAULT '',
+  canonical_bytes    INTEGER NOT NULL DEFAULT 0,
+  canonical_records  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX files_project_seq ON files(project_id, seq);
+CREATE INDEX files_status ON files(status);
+CREATE INDEX files_blob ON files(blob_sha256);
+CREATE INDEX files_canonical ON files(canonical_sha256);
+)sql"},
+    };
+    return all;
+}
+
+int migrate_sqlite(SqliteConnection& db) {
+    db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    int current = 0;
+    {
+        SqliteStatement q(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+        if (q.step()) current = static_cast<int>(q.integer(0));
+    }
+    const auto& all = sqlite_migrations();
+    int latest = all.empty() ? 0 : all.back().version;
+    if (current > latest)
+        throw Error(ErrorKind::conflict,
+                    db.path() + ": the database is at schema version " + std::to_string(current) +
+                        ", newer than this llmtune knows (" + std::to_string(latest) + ")",
+                    "run a newer llmtune, or point --data-dir at another directory");
+    for (const auto& m : all) {
+        if (m.version <= current) continue;
+        SqliteTransaction tx(db);
+        db.exec(m.sql);
+        SqliteStatement ins(db,
+                            "INSERT INTO schema_migrations(version, name, applied_at) "
+                            "VALUES (?, ?, ?)");
+        ins.bind(1, static_cast<int64_t>(m.version)).bind(2, std::string(m.name)).bind(3, unix_now());
+        ins.run();
+        tx.commit();
+        current = m.version;
+    }
+    return current;
+}
+
+}  // namespace llmtune::service
