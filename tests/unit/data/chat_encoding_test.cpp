@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <memory>
 
 #include "common/error.h"
 #include "common/json_file.h"
@@ -47,6 +49,16 @@ std::string tokenizer_dir(const std::string& name, test::TempDir& tmp, bool llam
     return dir;
 }
 
+// Loading a tokenizer costs seconds on a busy machine: one encoder per directory and options.
+const ExampleEncoder& encoder(const std::string& dir, const EncodeOptions& o) {
+    static std::map<std::string, std::unique_ptr<ExampleEncoder>> cache;
+    std::string key = dir + "|" + std::to_string(o.max_seq_len) + "|" +
+                      std::to_string(o.train_on_inputs) + std::to_string(o.honour_weights);
+    auto& slot = cache[key];
+    if (!slot) slot = std::make_unique<ExampleEncoder>(dir, o);
+    return *slot;
+}
+
 CanonicalRecord chat(const json& messages) {
     CanonicalRecord r;
     r.kind = RecordKind::chat;
@@ -85,7 +97,7 @@ void expect_parity(const std::string& dir, const json& cases, test::TempDir& tmp
         o.max_seq_len = 100000;
         o.train_on_inputs = cases[c].value("train_on_inputs", false);
         o.honour_weights = cases[c].value("honour_weights", true);
-        ExampleEncoder enc(dir, o);
+        const ExampleEncoder& enc = encoder(dir, o);
         auto rec = chat(cases[c]["messages"]);
         auto got = enc.tokens(rec, "case " + std::to_string(c));
         auto want_ids = ref[c]["ids"].get<std::vector<int32_t>>();
@@ -145,7 +157,7 @@ TEST(ChatEncoding, EndOfTurnTokenIsTrained) {
                              {"llama3_1", "<|eot_id|>"},
                              {"llama2", "</s>"}}) {
         std::string dir = tokenizer_dir(name, tmp, name == "llama2");
-        ExampleEncoder enc(dir, EncodeOptions{});
+        const ExampleEncoder& enc = encoder(dir, EncodeOptions{});
         auto tok = tokenizer::Tokenizer::load(dir);
         const int32_t eot_id = static_cast<int32_t>(*tok->token_to_id(eot));
         auto ex = enc.encode(chat(json::array({{{"role", "user"}, {"content", "Hi"}},
@@ -162,7 +174,7 @@ TEST(ChatEncoding, TextRecordsTrainOnEveryTokenAndEndWithEos) {
     for (const std::string name : {"qwen3", "llama3", "llama2"}) {
         std::string dir = test::npm_tokenizer_dir(name);
         auto tok = tokenizer::Tokenizer::load(dir);
-        ExampleEncoder enc(dir, EncodeOptions{});
+        const ExampleEncoder& enc = encoder(dir, EncodeOptions{});
         CanonicalRecord r;
         r.kind = RecordKind::text;
         r.value = ordered_json{{"text", "Plain text for continued pretraining."}};
@@ -186,7 +198,7 @@ TEST(ChatEncoding, TruncationKeepsTheFirstTokensAndCountsTheRest) {
                                  {{"role", "assistant"}, {"content", "Here is the answer."}}}));
     EncodeOptions full_opts;
     full_opts.max_seq_len = 100000;
-    auto full = ExampleEncoder(dir, full_opts).tokens(rec);
+    auto full = encoder(dir, full_opts).tokens(rec);
     const int64_t n = static_cast<int64_t>(full.ids.size());
     size_t first_trained = 0;
     while (!full.trained[first_trained])
@@ -195,7 +207,7 @@ TEST(ChatEncoding, TruncationKeepsTheFirstTokensAndCountsTheRest) {
                          static_cast<int64_t>(first_trained)}) {
         EncodeOptions o;
         o.max_seq_len = keep;
-        auto ex = ExampleEncoder(dir, o).encode(rec);
+        auto ex = encoder(dir, o).encode(rec);
         ASSERT_EQ(ex.size(), keep);
         EXPECT_EQ(ex.truncated_tokens, n - keep);
         EXPECT_TRUE(std::equal(ex.input_ids.begin(), ex.input_ids.end(), full.ids.begin()));
@@ -208,7 +220,7 @@ TEST(ChatEncoding, TruncationKeepsTheFirstTokensAndCountsTheRest) {
     // Cut before the answer: no target left, reported as an empty example for the caller.
     EncodeOptions o;
     o.max_seq_len = static_cast<int64_t>(first_trained);
-    EXPECT_EQ(ExampleEncoder(dir, o).encode(rec).target_count(), 0);
+    EXPECT_EQ(encoder(dir, o).encode(rec).target_count(), 0);
 }
 
 std::string error_of(const std::function<void()>& f) {
@@ -225,7 +237,7 @@ std::string error_of(const std::function<void()>& f) {
 TEST(ChatEncoding, Errors) {
     test::TempDir tmp;
     const std::string qwen = test::npm_tokenizer_dir("qwen3");
-    ExampleEncoder enc(qwen, EncodeOptions{});
+    const ExampleEncoder& enc = encoder(qwen, EncodeOptions{});
     CanonicalRecord pref;
     pref.kind = RecordKind::preference;
     pref.value = ordered_json{{"prompt", json::array()}, {"chosen", json::array()},
@@ -261,7 +273,7 @@ TEST(ChatEncoding, Errors) {
     // The first Llama 3 Instruct template writes the assistant header even without
     // add_generation_prompt: training it as part of the last answer would be wrong.
     const std::string llama3 = test::npm_tokenizer_dir("llama3");
-    msg = error_of([&] { ExampleEncoder(llama3, EncodeOptions{}).encode(rec, "record 2"); });
+    msg = error_of([&] { encoder(llama3, EncodeOptions{}).encode(rec, "record 2"); });
     EXPECT_NE(msg.find("record 2: assistant message 1"), std::string::npos) << msg;
     EXPECT_NE(msg.find("generation prompt"), std::string::npos) << msg;
     // No chat template at all: chat records are refused, text records still work.
