@@ -5,6 +5,7 @@
 
 #include "model/gemv.h"
 #include "model/inference_kernels.h"
+#include "model/layer_checkpoint.h"
 #include "model/torch_compat.h"
 
 namespace llmtune::model {
@@ -14,15 +15,27 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, torch::TensorOpti
     if (has_bias) bias = register_parameter("bias", torch::empty({out}, options));
 }
 
+namespace {
+
+// The inference-only kernels apply without grad, except in a checkpointed layer's forward,
+// which must compute exactly what its recomputation with grad computes.
+bool fused_inference(const torch::Tensor& x) {
+    return use_inference_kernels(x) && !in_checkpointed_forward();
+}
+
+}  // namespace
+
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
-    auto y = can_use_single_row_linear(x, weight) ? linear_single_row(x, weight, bias)
-                                                  : torch::linear(x, weight, bias);
+    auto y = can_use_single_row_linear(x, weight) && !in_checkpointed_forward()
+                 ? linear_single_row(x, weight, bias)
+                 : torch::linear(x, weight, bias);
     if (!lora_A) return y;
     // The LoRA term in the adapter dtype, cast back: (..., in) -> (..., r) -> (..., out).
     // Dropout only where it can matter, training with gradients (PEFT's nn.Dropout in train
     // mode); generation and evaluation run without grad and see the deterministic adapter.
     auto xa = x.to(lora_A->weight.scalar_type());
-    if (lora_dropout > 0 && is_training() && torch::GradMode::is_enabled())
+    if (lora_dropout > 0 && is_training() &&
+        (torch::GradMode::is_enabled() || in_checkpointed_forward()))
         xa = torch::dropout(xa, lora_dropout, /*train=*/true);
     auto delta = torch::linear(torch::linear(xa, lora_A->weight), lora_B->weight) * lora_scaling;
     return y + delta.to(y.scalar_type());
@@ -41,7 +54,7 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, torch::TensorOptions options)
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-    if (use_inference_kernels(x) && x.scalar_type() == weight.scalar_type())
+    if (fused_inference(x) && x.scalar_type() == weight.scalar_type())
         return rms_norm_inference(x, weight, eps);
     auto xf = x.to(torch::kFloat32);
     auto normed = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
@@ -72,7 +85,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
         q = q_norm(q);
         k = k_norm(k);
     }
-    const bool fused = use_inference_kernels(x);
+    const bool fused = fused_inference(x);
     q = fused ? rope_inference(q.transpose(1, 2), cos, sin)
               : Rope::apply(q.transpose(1, 2), cos, sin);  // (B, nh, T, hd)
     k = fused ? rope_inference(k.transpose(1, 2), cos, sin)
@@ -169,9 +182,14 @@ torch::Tensor CausalLMImpl::hidden_states(const ForwardArgs& args) {
     if (!bias.defined() && needs_mask) bias = causal_bias(past, t, cfg_.sliding_window, options_);
     auto [cos, sin] = rope_.cos_sin(positions, options_.dtype().toScalarType());
     auto h = model->embed_tokens(args.input_ids);  // (B, T, H)
-    for (size_t i = 0; i < model->layers->size(); ++i)
-        h = model->layers[i]->as<DecoderLayer>()->forward(h, cos, sin, bias, args.cache,
-                                                          static_cast<int64_t>(i));
+    // As transformers: checkpoint only a training forward that records gradients.
+    const bool checkpoint =
+        gradient_checkpointing_ && is_training() && torch::GradMode::is_enabled() && !args.cache;
+    for (size_t i = 0; i < model->layers->size(); ++i) {
+        auto layer = model->layers->ptr<DecoderLayerImpl>(i);
+        h = checkpoint ? checkpointed_layer_forward(layer, h, cos, sin, bias)
+                       : layer->forward(h, cos, sin, bias, args.cache, static_cast<int64_t>(i));
+    }
     if (args.cache) args.cache->commit(t);
     return model->norm(h);
 }

@@ -127,6 +127,12 @@ class CausalLMImpl : public torch::nn::Module {
     const ModelConfig& config() const { return cfg_; }
     torch::TensorOptions options() const { return options_; }
 
+    // Gradient checkpointing (model/layer_checkpoint.h): when on, a training forward with
+    // gradients keeps only each decoder layer's input and recomputes the layer in backward.
+    // Off by default; evaluation and generation are unaffected.
+    void set_gradient_checkpointing(bool on) { gradient_checkpointing_ = on; }
+    bool gradient_checkpointing() const { return gradient_checkpointing_; }
+
     DecoderStack model{nullptr};
     Linear lm_head{nullptr};  // null when tie_word_embeddings
 
@@ -134,6 +140,7 @@ class CausalLMImpl : public torch::nn::Module {
     ModelConfig cfg_;
     torch::TensorOptions options_;
     Rope rope_;
+    bool gradient_checkpointing_ = false;
 };
 TORCH_MODULE(CausalLM);
 
