@@ -45,6 +45,7 @@ void Progress::draw(bool final) {
                  bar.c_str(), static_cast<int>(frac * 100), static_cast<long long>(done_),
                  static_cast<long long>(total_), unit_.c_str(), rate, final ? "took" : "eta",
                  final ? secs : eta);
+    if (!status_.empty()) std::fprintf(stderr, " | %s\033[K", status_.c_str());
     if (final) std::fputs("\n", stderr);
     std::fflush(stderr);
 }
