@@ -109,12 +109,20 @@ std::string ExampleEncoder::render(const ordered_json& messages, const ordered_j
     }
 }
 
-// Where message i's content ends in `rendered` (the render of `conversation`, whose first i+1
-// messages are messages[:i+1]), and the text the template writes after that content when the
-// message is the last one; the latter must follow the content in `rendered` too.
-std::pair<size_t, std::string> ExampleEncoder::locate_content_end(
-    const ordered_json& conversation, size_t i, const ordered_json& tools,
-    const std::string& rendered, const std::string& where) const {
+// Where assistant message i's turn ends in `rendered` (the render of `conversation`, whose
+// first i+1 messages are messages[:i+1] and in which the turn starts at `start`), when the
+// template writes the turn differently once later messages follow. `last_turn` is the turn's
+// text when the message is last (render(messages[:i+1]) from `start` on).
+//   content a non-empty string: a sentinel appended to the content marks where it ends (the
+//     render with the sentinel removed must equal `rendered`), and the text the template
+//     writes after the content when the message is last must follow it there too;
+//   empty or no content (e.g. only tool calls): the turn must be written as a suffix of
+//     `last_turn` (the template dropped something before the content, as Qwen3 drops <think>),
+//     and the longest such suffix found at `start` is the turn.
+size_t ExampleEncoder::locate_turn_end(const ordered_json& conversation, size_t i,
+                                       const ordered_json& tools, const std::string& rendered,
+                                       size_t start, const std::string& last_turn,
+                                       const std::string& where) const {
     auto fail = [&](const std::string& what) {
         throw_invalid(prefixed(where, "assistant message " + std::to_string(i) + ": " + what +
                                           " with " + template_name()),
@@ -123,16 +131,22 @@ std::pair<size_t, std::string> ExampleEncoder::locate_content_end(
                       "conversation grows, or set train_on_inputs");
     };
     const auto& m = conversation[i];
-    if (!m.contains("content") || !m["content"].is_string())
-        fail("its text changes when the conversation continues, and its content is not a string "
-             "that could be located");
+    const bool text_content = m.contains("content") && m["content"].is_string() &&
+                              !m["content"].get<std::string>().empty();
+    if (!text_content) {
+        for (size_t k = 0; k < last_turn.size(); ++k)
+            if (rendered.compare(start, last_turn.size() - k, last_turn, k) == 0)
+                return start + last_turn.size() - k;
+        fail("its text changes when the conversation continues and is not the end of its text "
+             "as the last message");
+    }
     ordered_json marked = conversation;
     marked[i]["content"] = m["content"].get<std::string>() + kSentinel;
     std::string rendered_marked = render(marked, tools, false, where);
     size_t at = rendered_marked.find(kSentinel);
     std::string unmarked = rendered_marked;
     if (at != std::string::npos) unmarked.erase(at, kSentinel.size());
-    if (at == std::string::npos || unmarked.find(kSentinel) != std::string::npos ||
+    if (at == std::string::npos || at < start || unmarked.find(kSentinel) != std::string::npos ||
         unmarked != rendered)
         fail("its text changes when the conversation continues, and the end of its content "
              "cannot be located (the template alters the content)");
@@ -146,7 +160,7 @@ std::pair<size_t, std::string> ExampleEncoder::locate_content_end(
         fail("the text after its content differs between the last turn (\"" + end_of_turn +
              "\") and a longer conversation (does the template append the generation prompt "
              "even when add_generation_prompt is false?)");
-    return {at, end_of_turn};
+    return at + end_of_turn.size();
 }
 
 // The final assistant turn's span is its whole render; check that the same text (content and
@@ -154,13 +168,17 @@ std::pair<size_t, std::string> ExampleEncoder::locate_content_end(
 // generation prompt unconditionally (the first Llama 3 Instruct release): its tokens would
 // otherwise be trained as part of the answer.
 void ExampleEncoder::check_final_turn(const ordered_json& messages, size_t i,
-                                      const ordered_json& tools, const std::string& through,
-                                      const std::string& where) const {
+                                      const ordered_json& tools, size_t start,
+                                      const std::string& through, const std::string& where) const {
     ordered_json longer = messages;
     longer.push_back(ordered_json{{"role", "user"}, {"content", "Continue."}});
     std::string continued = render(longer, tools, false, where);
     if (starts_with(continued, through)) return;
-    locate_content_end(longer, i, tools, continued, where);
+    if (!starts_with(continued, through.substr(0, start)))
+        throw_invalid(prefixed(where, "assistant message " + std::to_string(i) +
+                                          ": the text before it changes when the conversation "
+                                          "continues with " + template_name()));
+    locate_turn_end(longer, i, tools, continued, start, through.substr(start), where);
 }
 
 std::vector<ExampleEncoder::Span> ExampleEncoder::assistant_spans(const ordered_json& messages,
@@ -193,15 +211,16 @@ std::vector<ExampleEncoder::Span> ExampleEncoder::assistant_spans(const ordered_
         if (i + 1 == messages.size()) {
             if (through != full) fail(i, "rendering the same conversation twice differs");
             s.end = through.size();
-            check_final_turn(messages, i, tools, through, where);
+            check_final_turn(messages, i, tools, s.begin, through, where);
         } else if (starts_with(full, through)) {
             s.end = through.size();
         } else {
-            // The template renders a last turn differently (e.g. Qwen3's <think> block): find
-            // the content's end in the full render with a sentinel and add the end-of-turn text
-            // that follows the content when the message is last.
-            auto [at, end_of_turn] = locate_content_end(messages, i, tools, full, where);
-            s.end = at + end_of_turn.size();
+            // The template renders a last turn differently (e.g. Qwen3's <think> block).
+            if (!starts_with(through, before))
+                fail(i, "neither the conversation up to it nor the one before it with the "
+                        "generation prompt begin each other and the full render");
+            s.end = locate_turn_end(messages, i, tools, full, s.begin, through.substr(s.begin),
+                                    where);
         }
         if (s.end <= s.begin) fail(i, "the message renders to no text");
         if (!spans.empty() && s.begin < spans.back().end)

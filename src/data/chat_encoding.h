@@ -17,8 +17,13 @@
 // the message's end is found by rendering the conversation with a private-use sentinel appended
 // to the message content, checking that removing it gives the full render back exactly, and
 // adding the end-of-turn text that follows the content in render(messages[:i+1]) after
-// checking it follows the content in the full render too. Any other mismatch is an
-// invalid_input error naming the record, the message and the template; nothing is guessed.
+// checking it follows the content in the full render too. A message with empty content (only
+// tool calls) has no place for a sentinel: its earlier-turn text must then be a suffix of its
+// last-turn text (what dropping a <think> block gives). The final message gets the same check
+// against the conversation continued by one user message, which catches templates that write
+// the generation prompt even without add_generation_prompt (the first Llama 3 Instruct upload).
+// Any other mismatch is an invalid_input error naming the record, the message and the
+// template; nothing is guessed.
 //
 // Character spans become token positions exactly: each piece of the render between span
 // boundaries is tokenized alone, and the concatenation is used only when it equals the
@@ -49,7 +54,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "data/canonical_record.h"
@@ -101,12 +105,11 @@ class ExampleEncoder {
     std::vector<Span> assistant_spans(const ordered_json& messages, const std::vector<int>& weights,
                                       const ordered_json& tools, const std::string& full,
                                       const std::string& where) const;
-    std::pair<size_t, std::string> locate_content_end(const ordered_json& conversation, size_t i,
-                                                      const ordered_json& tools,
-                                                      const std::string& rendered,
-                                                      const std::string& where) const;
+    size_t locate_turn_end(const ordered_json& conversation, size_t i, const ordered_json& tools,
+                           const std::string& rendered, size_t start, const std::string& last_turn,
+                           const std::string& where) const;
     void check_final_turn(const ordered_json& messages, size_t i, const ordered_json& tools,
-                          const std::string& through, const std::string& where) const;
+                          size_t start, const std::string& through, const std::string& where) const;
     Tokens chat_tokens(const ordered_json& record, const std::string& where) const;
     Tokens text_tokens(const std::string& text, const std::string& where) const;
     Tokens label_tokens(const std::string& text, const std::vector<Span>& spans,

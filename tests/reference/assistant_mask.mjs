@@ -14,7 +14,8 @@
 // - Assistant message i spans, in the full render, from the end of the render of messages[:i]
 //   with the generation prompt to the end of the render of messages[:i+1]; when that render is
 //   not a prefix of the full one (Qwen3 drops <think> from earlier turns), to the end of the
-//   message's content, searched for in the full render, plus the case's "end_of_turn" text.
+//   first "end_of_turn" text (given by the case) after the message's content, searched for in
+//   the full render.
 // - Token character offsets come from the token strings themselves: byte-level tokens are
 //   mapped back to bytes with the GPT-2 byte table, SentencePiece-style tokens by turning "▁"
 //   into a space, <0xNN> into the byte, and removing the "▁" the normalizer prepends to each
@@ -107,10 +108,11 @@ function runCase(c) {
     if (full.startsWith(through)) {
       end = through.length;
     } else {
-      const at = full.indexOf(m.content, before.length);
+      const content = m.content ?? "";
+      const at = full.indexOf(content, before.length);
       if (at < 0 || c.end_of_turn === undefined) throw new Error(`message ${i}: content not found`);
-      end = at + m.content.length;
-      if (!full.startsWith(c.end_of_turn, end)) throw new Error(`message ${i}: end_of_turn`);
+      end = full.indexOf(c.end_of_turn, at + content.length);
+      if (end < 0) throw new Error(`message ${i}: end_of_turn not found`);
       end += c.end_of_turn.length;
     }
     const trained = !(honour && m.weight === 0);

@@ -99,6 +99,7 @@ void expect_parity(const std::string& dir, const json& cases, test::TempDir& tmp
         o.honour_weights = cases[c].value("honour_weights", true);
         const ExampleEncoder& enc = encoder(dir, o);
         auto rec = chat(cases[c]["messages"]);
+        if (cases[c].contains("tools")) rec.value["tools"] = cases[c]["tools"];
         auto got = enc.tokens(rec, "case " + std::to_string(c));
         auto want_ids = ref[c]["ids"].get<std::vector<int32_t>>();
         auto want_trained = ref[c]["trained"].get<std::vector<uint8_t>>();
@@ -136,6 +137,25 @@ TEST(ChatEncoding, MatchesReferenceQwen3) {
                                                {{"role", "assistant"},
                                                 {"content", "<think>\nBecause.\n</think>\n\nSo."}}})},
                      {"end_of_turn", "<|im_end|>\n"}});
+    // Tools, a tool call with empty content in an earlier turn (its <think> block dropped),
+    // the tool's answer, and the final answer.
+    json tools = json::array({{{"type", "function"},
+                               {"function",
+                                {{"name", "get_weather"},
+                                 {"description", "Current weather"},
+                                 {"parameters",
+                                  {{"type", "object"},
+                                   {"properties", {{"city", {{"type", "string"}}}}}}}}}}});
+    json call = {{"type", "function"},
+                 {"function", {{"name", "get_weather"}, {"arguments", {{"city", "Paris"}}}}}};
+    cases.push_back(
+        {{"tools", tools},
+         {"messages", json::array({{{"role", "user"}, {"content", "Weather in Paris?"}},
+                                   {{"role", "assistant"}, {"content", ""},
+                                    {"tool_calls", json::array({call})}},
+                                   {{"role", "tool"}, {"content", "{\"temp\": 21}"}},
+                                   {{"role", "assistant"}, {"content", "It is 21 degrees."}}})},
+         {"end_of_turn", "<|im_end|>\n"}});
     expect_parity(dir, cases, tmp);
 }
 
