@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "common/error.h"
 #include "tokenizer/jinja/chat_template.h"
@@ -272,8 +273,34 @@ ExampleEncoder::Tokens ExampleEncoder::label_tokens(const std::string& text,
         for (size_t k = 0; k + 1 < regions.size(); ++k)
             bounds[k] = TokenBoundary{piece_end[k], false};
     } else {
+        // Special tokens are split out before anything else, so the text after one is
+        // tokenized on its own: a boundary is placed by tokenizing from the last special token
+        // before it (an anchor: its end in the text and the token index after it) instead of
+        // from the start, which keeps long conversations linear. The anchors are found by
+        // searching the special tokens of the whole tokenization in the text, in order.
+        std::vector<std::pair<size_t, size_t>> anchors{{0, 0}};  // (byte, token index)
+        size_t cursor = 0;
+        for (size_t t = 0; t < whole.size(); ++t) {
+            if (!tokenizer_->is_special(whole[t])) continue;
+            const std::string piece = tokenizer_->pieces({whole[t]})[0];
+            size_t found = piece.empty() ? std::string::npos : text.find(piece, cursor);
+            if (found == std::string::npos) break;
+            cursor = found + piece.size();
+            anchors.emplace_back(cursor, t + 1);
+        }
+        size_t anchor = 0;
         for (size_t k = 0; k + 1 < regions.size(); ++k) {
             const size_t b = regions[k].end;
+            while (anchor + 1 < anchors.size() && anchors[anchor + 1].first <= b)
+                ++anchor;
+            const auto [a, ja] = anchors[anchor];
+            auto local = tokenizer_->encode(text.substr(a, b - a), false);
+            if (ja + local.size() <= whole.size() &&
+                std::equal(local.begin(), local.end(),
+                           whole.begin() + static_cast<std::ptrdiff_t>(ja))) {
+                bounds[k] = TokenBoundary{ja + local.size(), false};
+                continue;
+            }
             auto left = tokenizer_->encode(text.substr(0, b), false);
             size_t pre = common_prefix(whole, left);
             if (pre == left.size()) {
