@@ -98,10 +98,12 @@ TEST(Batch, PackedBiasHonoursSlidingWindowAndDtype) {
     EXPECT_TRUE(torch::isfinite(batch.attention_bias).all().item<bool>());
 }
 
-model::CausalLM tiny_model() {
-    model::ModelConfig c = model::preset_config("tiny", model::Architecture::qwen3, 200);
+model::CausalLM tiny_model(model::Architecture arch = model::Architecture::qwen3,
+                           int64_t sliding_window = 0, torch::Dtype dtype = torch::kFloat32) {
+    model::ModelConfig c = model::preset_config("tiny", arch, 200);
     c.num_hidden_layers = 2;
-    model::CausalLM lm(c, torch::TensorOptions().dtype(torch::kFloat32));
+    c.sliding_window = sliding_window;
+    model::CausalLM lm(c, torch::TensorOptions().dtype(dtype));
     model::init_random_weights(lm, 7);
     lm->eval();
     return lm;
@@ -143,6 +145,43 @@ TEST(Batch, PackedExamplesGetTheLogitsTheyGetAlone) {
     alone.input_ids = torch::tensor(std::vector<int64_t>(a.input_ids.begin(), a.input_ids.end()))
                           .unsqueeze(0);
     EXPECT_LT((plog[0].narrow(0, 0, 5) - lm->forward(alone)[0]).abs().max().item<double>(), 1e-5);
+}
+
+// Mistral's sliding window: the packed bias must apply the window inside each example exactly
+// as the decoder's own mask does for a lone example.
+TEST(Batch, PackedSlidingWindowMatchesLoneRuns) {
+    torch::NoGradGuard no_grad;
+    auto lm = tiny_model(model::Architecture::mistral, 3);
+    auto a = example(6, 3), b = example(7, 40);
+    Batch batch = make_packed_batch({{&a, &b}}, 14, 0, torch::kFloat32, 3);
+    model::ForwardArgs args;
+    args.input_ids = batch.input_ids;
+    args.position_ids = batch.position_ids;
+    args.attention_bias = batch.attention_bias;
+    auto packed = lm->forward(args)[0];  // (T, V)
+    int64_t at = 0;
+    for (const TrainingExample* ex : {&a, &b}) {
+        model::ForwardArgs alone;
+        alone.input_ids =
+            torch::tensor(std::vector<int64_t>(ex->input_ids.begin(), ex->input_ids.end()))
+                .unsqueeze(0);
+        auto expected = lm->forward(alone)[0];
+        EXPECT_LT((packed.narrow(0, at, ex->size()) - expected).abs().max().item<double>(), 1e-5);
+        at += ex->size();
+    }
+}
+
+// In bf16 a padding-heavy packed batch stays finite (padding rows attend to themselves).
+TEST(Batch, PackedBf16HasNoNaN) {
+    torch::NoGradGuard no_grad;
+    auto lm = tiny_model(model::Architecture::qwen3, 0, torch::kBFloat16);
+    auto a = example(3, 3);
+    Batch batch = make_packed_batch({{&a}, {&a, &a}}, 16, 0, torch::kBFloat16);
+    model::ForwardArgs args;
+    args.input_ids = batch.input_ids;
+    args.position_ids = batch.position_ids;
+    args.attention_bias = batch.attention_bias;
+    EXPECT_TRUE(torch::isfinite(lm->forward(args)).all().item<bool>());
 }
 
 }  // namespace
