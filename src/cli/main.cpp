@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
     register_data(app);
     register_export(app);
     register_bench(app);
+    register_serve(app);
 
     try {
         app.parse(argc, argv);

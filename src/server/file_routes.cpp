@@ -88,6 +88,7 @@ void upload(RouteContext& ctx, service::FileService& files, uint64_t max_bytes) 
     std::unique_ptr<service::BlobWriter> writer;
     uint64_t received = 0;
 
+    ctx.body_touched = true;
     bool ok = (*ctx.reader)(
         [&](const httplib::MultipartFormData& header) {
             part = header.name;

@@ -40,6 +40,7 @@ ordered_json RouteContext::json_body(size_t max_bytes) {
     std::string body;
     bool too_large = false;
     if (reader) {
+        body_touched = true;
         bool ok = (*reader)([&](const char* data, size_t n) {
             if (body.size() + n > max_bytes) too_large = true;
             if (!too_large) body.append(data, n);
@@ -67,6 +68,28 @@ void RouteContext::send_json(const ordered_json& body, int status) {
                     "application/json");
 }
 
+namespace {
+
+// Reads the body to its end and drops it. A multipart body must go through the multipart
+// reader (cpp-httplib parses it on the way); a malformed one stops the drain early.
+void drain_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                RouteContext& ctx) {
+    ctx.body_touched = true;
+    try {
+        bool ok;
+        if (req.is_multipart_form_data())
+            ok = reader([](const httplib::MultipartFormData&) { return true; },
+                        [](const char*, size_t) { return true; });
+        else
+            ok = reader([](const char*, size_t) { return true; });
+        ctx.body_consumed = ok;
+    } catch (...) {
+        ctx.body_consumed = false;
+    }
+}
+
+}  // namespace
+
 Router::Router(httplib::Server& http, service::Auth& auth) : http_(http), auth_(auth) {}
 
 void Router::run(const std::string& route, Access access, const RouteHandler& handler,
@@ -84,6 +107,7 @@ void Router::run(const std::string& route, Access access, const RouteHandler& ha
             service::log_event(service::LogLevel::error, "request failed",
                                {{"route", route}, {"status", e.status}, {"error", e.message}});
         res.headers.erase("Content-Disposition");
+        if (reader && !ctx.body_touched) drain_body(req, *reader, ctx);
         ctx.send_json(api_error_json(e), e.status);
         if (reader && !ctx.body_consumed) res.set_header("Connection", "close");
     }

@@ -7,8 +7,10 @@
 // buffered by cpp-httplib), so each route chooses how to read it: streamed (uploads) or as
 // bounded JSON.
 //
-// A response sent before the request body was read (an early error) carries
-// `Connection: close`, because the unread body would otherwise be taken for the next request.
+// When a handler fails before reading the body (a bad key, a wrong content type), the router
+// reads and discards the body before answering, so the client can finish sending and the
+// connection stays in step. A body abandoned half-way (malformed multipart) cannot be resynced:
+// that response carries `Connection: close`.
 #pragma once
 
 #include <httplib.h>
@@ -28,7 +30,8 @@ struct RouteContext {
     httplib::Response& res;
     const httplib::ContentReader* reader = nullptr;  // POST with a body; null otherwise
     service::Principal principal;                    // set for routes that need a key
-    bool body_consumed = false;                      // set by whoever reads the body to its end
+    bool body_touched = false;   // set by whoever starts reading the body
+    bool body_consumed = false;  // set by whoever reads the body to its end
 
     // The n-th {param} of the route template (1-based), e.g. the file id.
     std::string param(size_t n) const { return req.matches[n].str(); }
