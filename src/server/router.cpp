@@ -50,7 +50,8 @@ ordered_json RouteContext::json_body(size_t max_bytes) {
         if (!ok) throw_http(400, "The request body could not be read.");
     }
     if (too_large)
-        throw_http(413, "The request body is larger than " + std::to_string(max_bytes) + " bytes.");
+        throw_http(413, "The request body is larger than " + std::to_string(max_bytes) + " bytes.",
+                   "", "request_too_large");
     if (body.find_first_not_of(" \t\r\n") == std::string::npos) return ordered_json::object();
     ordered_json j = ordered_json::parse(body, nullptr, false);
     if (j.is_discarded())
