@@ -156,7 +156,8 @@ void register_preview(CLI::App& data_cmd) {
         size_t shown = 0;
         auto report = data::scan_dataset(
             a->file, opts,
-            [&](const data::CanonicalRecord& r, const std::string&) {
+            [&](data::RecordKind kind, const std::string& line) {
+                data::CanonicalRecord r{kind, ordered_json::parse(line)};
                 ++shown;
                 std::printf("--- record %zu (%s)\n%s\n", shown, data::record_kind_name(r.kind),
                             r.value.dump(2).c_str());

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "data/canonical_record.h"
@@ -41,5 +42,17 @@ Conversion convert_record(Shape shape, const json& record);
 // messages ("", "chosen", ...); `needs_assistant` is false for a preference prompt.
 void check_conversation(const ordered_json& messages, const std::string& what, bool needs_assistant,
                         std::vector<RecordWarning>& out);
+
+// What check_conversation looks at in one canonical message, so that a reader that never
+// builds the JSON (chat_fast_path.h) gets the very same warnings.
+struct MessageFacts {
+    std::string_view role;   // as canonical: system, user, assistant, tool, function
+    bool calls = false;      // has tool_calls or function_call
+    bool untrained = false;  // weight 0
+    bool empty = false;      // content missing, null, or whitespace only
+};
+
+void check_conversation(const std::vector<MessageFacts>& messages, const std::string& what,
+                        bool needs_assistant, std::vector<RecordWarning>& out);
 
 }  // namespace llmtune::data

@@ -10,7 +10,10 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/progress.h"
+#include "data/chat_fast_path.h"
 #include "data/convert.h"
+#include "data/duplicate_finder.h"
+#include "data/jsonl_reader.h"
 #include "data/shape_detect.h"
 #include "data/token_counter.h"
 
@@ -92,7 +95,8 @@ ValidationReport scan_dataset(const std::string& path, const DataOptions& option
         report.tokens.emplace();
     }
 
-    std::vector<uint64_t> hashes, lines;
+    DuplicateFinder duplicates;
+    std::vector<uint64_t> hashes;  // only for hashes_out (a split)
     // Progress in MiB of the file as stored (compressed bytes for .gz/.zst).
     std::unique_ptr<Progress> bar;
     uint64_t shown_mib = 0, total_mib = 0;
@@ -108,12 +112,55 @@ ValidationReport scan_dataset(const std::string& path, const DataOptions& option
         ++report.dropped;
         ++report.dropped_reasons[e.code];
     };
-    while (src.source->next(rec)) {
-        ++report.records_read;
+    auto tick = [&] {
         if (bar && (report.records_read & 1023) == 0) {
             uint64_t mib = src.source->bytes_read() >> 20;
             if (mib > shown_mib) bar->advance(static_cast<int64_t>(mib - shown_mib));
             shown_mib = std::max(shown_mib, mib);
+        }
+    };
+    // A kept record: its canonical line is in `line`.
+    auto keep = [&](RecordKind kind, uint64_t at) {
+        ContentHash h = content_hash128(line);
+        duplicates.add(h, at);
+        if (hashes_out) hashes.push_back(h.lo);
+        ++report.kept;
+        ++report.kinds[record_kind_name(kind)];
+        if (sink) sink(kind, line);
+    };
+    // Chat JSONL lines first try the fast path (chat_fast_path.h); it takes only records it
+    // converts exactly as the general path below would, and hands back all others. Token
+    // statistics need the record as JSON, so they always take the general path.
+    auto* jsonl = dynamic_cast<JsonlReader*>(src.source.get());
+    std::unique_ptr<ChatFastPath> fast;
+    if (jsonl && !counter && (!forced || *forced == Shape::openai_chat))
+        fast = std::make_unique<ChatFastPath>();
+    std::vector<RecordWarning> fast_warnings;
+    while (true) {
+        if (fast) {
+            std::string_view text;
+            size_t capacity = 0;
+            uint64_t at = 0;
+            if (!jsonl->next_text(text, capacity, at)) break;
+            ++report.records_read;
+            tick();
+            if (fast->convert(text, capacity, line, fast_warnings)) {
+                // The record's only key is "messages": it fits openai_chat and nothing else.
+                if (!forced) detector.check_shape(Shape::openai_chat, at);
+                for (auto& w : fast_warnings) {
+                    w.line = at;
+                    report.add_warning(std::move(w));
+                }
+                keep(RecordKind::chat, at);
+                if (limit && report.kept >= limit) break;
+                continue;
+            }
+            rec.location.clear();
+            parse_record_text(text, at, rec);
+        } else {
+            if (!src.source->next(rec)) break;
+            ++report.records_read;
+            tick();
         }
         if (rec.error) {
             drop(*rec.error);
@@ -171,11 +218,7 @@ ValidationReport scan_dataset(const std::string& path, const DataOptions& option
             }
         }
         line = to_jsonl_line(*c.record);
-        hashes.push_back(content_hash(line));
-        lines.push_back(rec.line);
-        ++report.kept;
-        ++report.kinds[record_kind_name(c.record->kind)];
-        if (sink) sink(*c.record, line);
+        keep(c.record->kind, rec.line);
         if (limit && report.kept >= limit) break;
     }
     if (bar) {
@@ -187,23 +230,17 @@ ValidationReport scan_dataset(const std::string& path, const DataOptions& option
                                       : "";
     if (report.shape.empty() && src.format == InputFormat::txt) report.shape = "text";
 
-    // Exact duplicates: each repeat is reported with the line of the first copy.
-    std::vector<uint32_t> order(hashes.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-        return hashes[a] != hashes[b] ? hashes[a] < hashes[b] : a < b;
-    });
-    std::vector<std::pair<uint64_t, uint64_t>> dups;  // (line, first line)
-    for (size_t i = 0; i < order.size();) {
-        size_t j = i + 1;
-        for (; j < order.size() && hashes[order[j]] == hashes[order[i]]; ++j)
-            dups.emplace_back(lines[order[j]], lines[order[i]]);
-        i = j;
-    }
-    std::sort(dups.begin(), dups.end());
-    for (const auto& [l, first] : dups)
+    // Exact duplicates: each repeat is reported with the line of the first copy. Only as
+    // many as the report can still list are kept; the rest are counted.
+    size_t room = report.warnings.size() < report.warning_cap
+                      ? report.warning_cap - report.warnings.size()
+                      : 0;
+    DuplicateFinder::Duplicates dups = duplicates.finish(room);
+    for (const auto& [l, first] : dups.listed)
         report.add_warning(
             {l, "duplicate", "exact duplicate of the record at line " + std::to_string(first)});
+    if (dups.total > dups.listed.size())
+        report.add_warning_count("duplicate", dups.total - dups.listed.size());
     if (hashes_out) *hashes_out = std::move(hashes);
     return report;
 }
@@ -243,9 +280,8 @@ ValidationReport convert_dataset(const std::string& path, const DataOptions& opt
     if (!split.enabled()) {
         AtomicFile out(outputs.out);
         LineWriter writer(out);
-        report = scan_dataset(path, options, [&](const CanonicalRecord&, const std::string& line) {
-            writer.line(line);
-        });
+        report = scan_dataset(path, options,
+                              [&](RecordKind, const std::string& line) { writer.line(line); });
         try {
             enforce_strictness(report, options);
         } catch (const Error&) {
@@ -280,7 +316,7 @@ ValidationReport convert_dataset(const std::string& path, const DataOptions& opt
     std::vector<uint64_t> hashes;
     report = scan_dataset(
         path, options,
-        [&](const CanonicalRecord&, const std::string& line) {
+        [&](RecordKind, const std::string& line) {
             if (std::fwrite(line.data(), 1, line.size(), scratch.f) != line.size() ||
                 std::fputc('\n', scratch.f) == EOF)
                 throw_io(all_path + ": write failed: " + errno_text(errno));

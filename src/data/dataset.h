@@ -34,8 +34,9 @@ struct DataOptions {
     bool progress = false;      // a progress bar on stderr (shown only on a terminal)
 };
 
-// Called with each kept record and its canonical JSONL line (no newline).
-using RecordSink = std::function<void(const CanonicalRecord&, const std::string&)>;
+// Called with each kept record's kind and canonical JSONL line (no newline); the line is the
+// whole record (ordered_json::parse gives it back as a value).
+using RecordSink = std::function<void(RecordKind, const std::string&)>;
 
 // Reads the whole file (or until `limit` records were kept, when non-zero). `hashes`, when
 // given, receives the content hash of each kept record in order.

@@ -41,6 +41,10 @@ class InputFile {
     // The decompressed bytes buffered and not yet consumed.
     std::string_view buffered() const { return {buf_.data() + pos_, end_ - pos_}; }
     void consume(size_t n) { pos_ += n; }
+    // Bytes allocated in the buffer from `p` (a pointer into buffered()) on.
+    size_t allocated_from(const char* p) const {
+        return static_cast<size_t>(buf_.data() + buf_.size() - p);
+    }
     // Reads more decompressed bytes, keeping the unconsumed ones. Returns false at the end of
     // the file (nothing was added). Corrupt compressed data is invalid_input.
     bool refill();

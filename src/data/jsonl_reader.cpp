@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/utf8.h"
+#include "data/chat_fast_path.h"
 
 namespace llmtune::data {
 
@@ -146,17 +147,32 @@ void parse_record_text(std::string_view text, uint64_t line, SourceRecord& out) 
 JsonlReader::JsonlReader(const std::string& path, size_t max_line_bytes)
     : lines_(path, max_line_bytes) {}
 
-bool JsonlReader::next(SourceRecord& out) {
-    while (lines_.next(line_)) {
+bool JsonlReader::next_text(std::string_view& text, size_t& capacity, uint64_t& line) {
+    std::string_view t;
+    size_t cap = 0;
+    while (lines_.next_view(t, cap, line_, kFastPathPadding)) {
         // Blank lines carry no record; a UTF-8 BOM on the first line is not part of it.
-        std::string_view t = line_;
-        if (lines_.line_number() == 1 && t.substr(0, 3) == "\xEF\xBB\xBF") t.remove_prefix(3);
+        if (lines_.line_number() == 1 && t.substr(0, 3) == "\xEF\xBB\xBF") {
+            t.remove_prefix(3);
+            cap -= 3;
+        }
         if (t.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-        out.location.clear();
-        parse_record_text(t, lines_.line_number(), out);
+        text = t;
+        capacity = cap;
+        line = lines_.line_number();
         return true;
     }
     return false;
+}
+
+bool JsonlReader::next(SourceRecord& out) {
+    std::string_view text;
+    size_t capacity = 0;
+    uint64_t line = 0;
+    if (!next_text(text, capacity, line)) return false;
+    out.location.clear();
+    parse_record_text(text, line, out);
+    return true;
 }
 
 }  // namespace llmtune::data

@@ -26,6 +26,12 @@ class JsonlReader : public RecordSource {
     bool next(SourceRecord& out) override;
     uint64_t bytes_read() const override { return lines_.input().raw_bytes_read(); }
 
+    // The next record's text without parsing it (blank lines skipped, a BOM on line 1
+    // removed), for ChatFastPath. `text` stays valid until the next call and has `capacity`
+    // bytes allocated from text.data() on, at least text.size() + kFastPathPadding. False at
+    // the end.
+    bool next_text(std::string_view& text, size_t& capacity, uint64_t& line);
+
   private:
     LineReader lines_;
     std::string line_;

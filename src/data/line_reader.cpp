@@ -64,4 +64,27 @@ bool LineReader::next(std::string& line) {
     return true;
 }
 
+bool LineReader::next_view(std::string_view& line, size_t& capacity, std::string& scratch,
+                           size_t padding) {
+    std::string_view b = in_->buffered();
+    if (b.empty() && in_->refill()) b = in_->buffered();
+    const void* nl = b.empty() ? nullptr : std::memchr(b.data(), '\n', b.size());
+    if (nl) {
+        size_t take = static_cast<size_t>(static_cast<const char*>(nl) - b.data());
+        if (take <= max_line_bytes_ && in_->allocated_from(b.data() + take) >= padding) {
+            line = b.substr(0, take);
+            capacity = in_->allocated_from(b.data());
+            in_->consume(take + 1);
+            ++line_;
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            return true;
+        }
+    }
+    if (!next(scratch)) return false;
+    if (scratch.capacity() < scratch.size() + padding) scratch.reserve(scratch.size() + padding);
+    line = scratch;
+    capacity = scratch.capacity();
+    return true;
+}
+
 }  // namespace llmtune::data

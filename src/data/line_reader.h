@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "data/decompress.h"
 
@@ -21,6 +22,11 @@ class LineReader {
 
     // The next line without its terminator; false at the end of the file.
     bool next(std::string& line);
+    // The next line as a view: into the read buffer when the whole line is there with at
+    // least `padding` bytes allocated after it, else assembled in `scratch` (with that much
+    // capacity to spare). Valid until the next call; `capacity` is the bytes allocated from
+    // line.data() on. Saves copying each line for parsers that read past its end.
+    bool next_view(std::string_view& line, size_t& capacity, std::string& scratch, size_t padding);
     // 1-based number of the line next() returned last.
     uint64_t line_number() const { return line_; }
 

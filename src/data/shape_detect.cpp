@@ -82,21 +82,25 @@ bool ShapeDetector::check(const json& record, uint64_t line) {
                       "choose one with --format " + std::string(shape_name(shapes[0])) +
                           " or --format " + shape_name(shapes[1]) +
                           " (keys of the other shape are then reported and dropped)");
+    check_shape(shapes[0], line);
+    return true;
+}
+
+void ShapeDetector::check_shape(Shape shape, uint64_t line) {
     if (!shape_) {
-        shape_ = shapes[0];
+        shape_ = shape;
         shape_line_ = line;
     }
-    if (shapes[0] != *shape_)
+    if (shape != *shape_)
         throw_invalid(
             path_ + ": the file mixes shapes: " + shape_description(*shape_) + " (from line " +
                 std::to_string(shape_line_) + ", " + std::to_string(shape_records_) +
-                " records so far) and " + shape_description(shapes[0]) + " (line " +
+                " records so far) and " + shape_description(shape) + " (line " +
                 std::to_string(line) + ")",
             "convert each shape in its own file, or choose one with --format " +
-                std::string(shape_name(*shape_)) + " or --format " + shape_name(shapes[0]) +
+                std::string(shape_name(*shape_)) + " or --format " + shape_name(shape) +
                 " (records of the other shape are then errors; --skip-invalid drops them)");
     ++shape_records_;
-    return true;
 }
 
 }  // namespace llmtune::data

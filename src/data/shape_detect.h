@@ -53,6 +53,8 @@ class ShapeDetector {
   public:
     explicit ShapeDetector(std::string path) : path_(std::move(path)) {}
     bool check(const json& record, uint64_t line);
+    // The same for a record known to fit exactly one shape.
+    void check_shape(Shape shape, uint64_t line);
     std::optional<Shape> shape() const { return shape_; }
 
   private:

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "common/error.h"
+#include "data/duplicate_finder.h"
 
 namespace llmtune::data {
 
@@ -43,20 +43,7 @@ SplitOptions parse_split(const std::string& value, uint64_t seed) {
 }
 
 uint64_t content_hash(std::string_view text) {
-    // Eight bytes a step (little-endian words), each folded in with a multiply, then a
-    // finalizer; byte-at-a-time FNV-1a was 6% of convert time.
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (text.size() * 0xff51afd7ed558ccdULL);
-    size_t i = 0;
-    for (; i + 8 <= text.size(); i += 8) {
-        uint64_t w;
-        std::memcpy(&w, text.data() + i, 8);
-        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-        h ^= h >> 32;
-    }
-    uint64_t tail = 0;
-    if (i < text.size()) std::memcpy(&tail, text.data() + i, text.size() - i);
-    h = (h ^ tail) * 0x9e3779b97f4a7c15ULL;
-    return mix64(h);
+    return content_hash128(text).lo;
 }
 
 std::vector<bool> plan_split(const std::vector<uint64_t>& hashes, const SplitOptions& options) {

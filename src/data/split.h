@@ -24,8 +24,8 @@ struct SplitOptions {
 // Parses a --split value: below 1 a fraction ("0.1"), otherwise a whole count ("500").
 SplitOptions parse_split(const std::string& value, uint64_t seed);
 
-// A stable 64-bit hash of a record's canonical text (the same on every little-endian
-// platform).
+// A stable 64-bit hash of a record's canonical text (half of content_hash128, the same on
+// every platform).
 uint64_t content_hash(std::string_view text);
 
 // For each record (by its content hash), whether it goes to validation. invalid_input when the

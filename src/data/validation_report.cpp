@@ -18,6 +18,11 @@ void ValidationReport::add_warning(RecordWarning w) {
     if (warnings.size() < warning_cap) warnings.push_back(std::move(w));
 }
 
+void ValidationReport::add_warning_count(const std::string& code, uint64_t n) {
+    warning_total += n;
+    warning_counts[code] += n;
+}
+
 std::string format_error(const RecordError& e) {
     std::string s;
     if (e.line) s += "line " + std::to_string(e.line);

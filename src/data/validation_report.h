@@ -54,6 +54,8 @@ struct ValidationReport {
 
     void add_error(RecordError e);
     void add_warning(RecordWarning w);
+    // Counts `n` warnings of `code` that are not listed (the list is full).
+    void add_warning_count(const std::string& code, uint64_t n);
 
     ordered_json to_json() const;
     std::string to_text() const;

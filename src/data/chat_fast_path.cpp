@@ -1,0 +1,337 @@
+#include "data/chat_fast_path.h"
+
+#include <simdjson.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+namespace llmtune::data {
+
+static_assert(kFastPathPadding >= simdjson::SIMDJSON_PADDING,
+              "simdjson reads this far past a line");
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// The four hex digits at raw[i..i+4), or -1.
+long hex4(std::string_view raw, size_t i) {
+    if (i + 4 > raw.size()) return -1;
+    long v = 0;
+    for (size_t k = 0; k < 4; ++k) {
+        int h = hex_value(raw[i + k]);
+        if (h < 0) return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+// A code point as canonical JSON string content (as canonical_record.cpp writes it).
+void append_code_point(uint32_t cp, std::string& out) {
+    if (cp < 0x20) {
+        switch (cp) {
+            case '\b':
+                out += "\\b";
+                return;
+            case '\f':
+                out += "\\f";
+                return;
+            case '\n':
+                out += "\\n";
+                return;
+            case '\r':
+                out += "\\r";
+                return;
+            case '\t':
+                out += "\\t";
+                return;
+            default: {
+                static const char hex[] = "0123456789abcdef";
+                out += "\\u00";
+                out += hex[cp >> 4];
+                out += hex[cp & 15];
+                return;
+            }
+        }
+    }
+    if (cp == '"') {
+        out += "\\\"";
+    } else if (cp == '\\') {
+        out += "\\\\";
+    } else if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// The raw text between the quotes of a string token ("..." and maybe trailing spaces), or
+// false when the token is not a string.
+bool string_inner(std::string_view token, std::string_view& inner) {
+    if (token.size() < 2 || token[0] != '"') return false;
+    size_t end = token.size() - 1;
+    while (end > 0 && token[end] != '"')
+        --end;
+    if (end == 0) return false;
+    inner = token.substr(1, end - 1);
+    return true;
+}
+
+// Whether canonical string content is empty or only spaces, tabs, CRs and LFs (the general
+// path's "blank" after unescaping).
+bool canonical_blank(std::string_view s) {
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == ' ') continue;
+        if (s[i] == '\\' && i + 1 < s.size() &&
+            (s[i + 1] == 't' || s[i + 1] == 'r' || s[i + 1] == 'n')) {
+            ++i;
+            continue;
+        }
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+namespace {
+
+// Escapes that canonical text keeps as they are.
+bool canonical_escape(char e) {
+    return e == '"' || e == '\\' || e == 'n' || e == 't' || e == 'r' || e == 'b' || e == 'f';
+}
+
+// Whether the backslash at raw[p] starts an escape (rather than being the escaped character of
+// the one before it): the first backslash of a run always starts one, so the odd ones do.
+bool starts_escape(const char* d, size_t p, size_t from) {
+    size_t run = 1;
+    while (p >= from + run && d[p - run] == '\\')
+        ++run;
+    return run % 2 == 1;
+}
+
+// The first backslash at or after `from` (which is not inside an escape) that starts anything
+// but a canonical escape: \/, \u, an invalid escape, or a backslash ending the text. npos when
+// there is none. Where SSE2 is there (every x86-64), sixteen bytes a step: a block needs a
+// closer look only when a backslash in it is followed by a character other than " \ n t r b f.
+size_t find_rewrite(std::string_view raw, size_t from) {
+    const char* d = raw.data();
+    const size_t n = raw.size();
+    size_t i = from;
+#if defined(__SSE2__)
+    const __m128i backslash = _mm_set1_epi8('\\');
+    while (i + 17 <= n) {
+        // Sixty-four bytes without a backslash (most text) are passed over at once.
+        while (i + 65 <= n) {
+            const __m128i* q = reinterpret_cast<const __m128i*>(d + i);
+            __m128i any =
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(_mm_loadu_si128(q), backslash),
+                                          _mm_cmpeq_epi8(_mm_loadu_si128(q + 1), backslash)),
+                             _mm_or_si128(_mm_cmpeq_epi8(_mm_loadu_si128(q + 2), backslash),
+                                          _mm_cmpeq_epi8(_mm_loadu_si128(q + 3), backslash)));
+            if (_mm_movemask_epi8(any)) break;
+            i += 64;
+        }
+        if (i + 17 > n) break;
+        __m128i here = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
+        __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i + 1));
+        unsigned bs = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(here, backslash)));
+        if (bs) {
+            __m128i ok =
+                _mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(next, _mm_set1_epi8('"')),
+                                                       _mm_cmpeq_epi8(next, backslash)),
+                                          _mm_or_si128(_mm_cmpeq_epi8(next, _mm_set1_epi8('n')),
+                                                       _mm_cmpeq_epi8(next, _mm_set1_epi8('t')))),
+                             _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(next, _mm_set1_epi8('r')),
+                                                       _mm_cmpeq_epi8(next, _mm_set1_epi8('b'))),
+                                          _mm_cmpeq_epi8(next, _mm_set1_epi8('f'))));
+            unsigned bad = bs & ~static_cast<unsigned>(_mm_movemask_epi8(ok));
+            while (bad) {
+                size_t p = i + static_cast<size_t>(__builtin_ctz(bad));
+                bad &= bad - 1;
+                // A backslash that is itself escaped is followed by plain text.
+                if (starts_escape(d, p, from)) return p;
+            }
+        }
+        i += 16;
+    }
+    // The rest one byte at a time, starting outside any escape.
+    if (i > from && d[i - 1] == '\\' && starts_escape(d, i - 1, from)) ++i;
+#endif
+    for (; i < n; ++i) {
+        if (d[i] != '\\') continue;
+        if (i + 1 >= n || !canonical_escape(d[i + 1])) return i;
+        ++i;
+    }
+    return std::string_view::npos;
+}
+
+}  // namespace
+
+bool append_canonical_string(std::string_view raw, std::string& out) {
+    // Canonical escapes (\" \\ \b \f \n \r \t) stay in the run copied as is; only \/ and
+    // \uXXXX are rewritten.
+    size_t start = 0, from = 0;
+    while (true) {
+        size_t i = find_rewrite(raw, from);
+        if (i == std::string_view::npos) {
+            out.append(raw.data() + start, raw.size() - start);
+            return true;
+        }
+        if (i + 1 >= raw.size()) return false;
+        out.append(raw.data() + start, i - start);
+        if (raw[i + 1] == '/') {
+            out += '/';
+            from = i + 2;
+        } else if (raw[i + 1] == 'u') {
+            long cp = hex4(raw, i + 2);
+            if (cp < 0) return false;
+            from = i + 6;
+            if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a low surrogate first
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                // A high surrogate must be followed by \u and a low one.
+                if (from + 2 > raw.size() || raw[from] != '\\' || raw[from + 1] != 'u')
+                    return false;
+                long lo = hex4(raw, from + 2);
+                if (lo < 0xDC00 || lo > 0xDFFF) return false;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                from += 6;
+            }
+            append_code_point(static_cast<uint32_t>(cp), out);
+        } else {
+            return false;  // not a JSON escape
+        }
+        start = from;
+    }
+}
+
+struct ChatFastPath::Impl {
+    simdjson::ondemand::parser parser{kFastPathMaxBytes};
+    std::vector<MessageFacts> facts;
+};
+
+ChatFastPath::ChatFastPath() : impl_(std::make_unique<Impl>()) {}
+ChatFastPath::~ChatFastPath() = default;
+
+namespace {
+
+using simdjson::ondemand::array;
+using simdjson::ondemand::field;
+using simdjson::ondemand::object;
+using simdjson::ondemand::value;
+
+const std::string_view kRoles[] = {"system", "user", "assistant", "tool", "function"};
+
+// One message object into `out`; fills `facts`. False: not for the fast path.
+bool message(object& m, std::string& out, MessageFacts& facts) {
+    std::string_view role_raw, content_raw, name_raw;
+    int weight = -1;
+    unsigned seen = 0;
+    for (auto fr : m) {
+        field f;
+        if (std::move(fr).get(f)) return false;
+        auto key = f.key();
+        int which = key.unsafe_is_equal("role")      ? 0
+                    : key.unsafe_is_equal("content") ? 1
+                    : key.unsafe_is_equal("name")    ? 2
+                    : key.unsafe_is_equal("weight")  ? 3
+                                                     : -1;
+        if (which < 0 || (seen & (1u << which))) return false;  // another key, or a repeat
+        seen |= 1u << which;
+        value& v = f.value();
+        if (which == 3) {
+            double d;
+            if (v.get_double().get(d) || !(d == 0 || d == 1)) return false;
+            weight = d == 1 ? 1 : 0;
+            continue;
+        }
+        std::string_view inner;
+        if (!string_inner(v.raw_json_token(), inner)) return false;
+        (which == 0 ? role_raw : which == 1 ? content_raw : name_raw) = inner;
+    }
+    if ((seen & 3u) != 3u) return false;  // role and content are required
+    out += "{\"role\":\"";
+    size_t role_at = out.size();
+    if (!append_canonical_string(role_raw, out)) return false;
+    std::string_view role(out.data() + role_at, out.size() - role_at);
+    facts.role = std::string_view();
+    for (std::string_view r : kRoles)
+        if (role == r) facts.role = r;
+    if (facts.role.empty()) return false;
+    bool assistant = facts.role == "assistant";
+    if (weight >= 0 && !assistant) return false;
+    out += "\",\"content\":\"";
+    size_t content_at = out.size();
+    if (!append_canonical_string(content_raw, out)) return false;
+    facts.empty = assistant && canonical_blank(std::string_view(out).substr(content_at));
+    out += '"';
+    if (seen & 4u) {
+        out += ",\"name\":\"";
+        if (!append_canonical_string(name_raw, out)) return false;
+        out += '"';
+    }
+    facts.calls = false;
+    facts.untrained = weight == 0;
+    if (weight >= 0) out += weight ? ",\"weight\":1" : ",\"weight\":0";
+    out += '}';
+    return true;
+}
+
+}  // namespace
+
+bool ChatFastPath::convert(std::string_view text, size_t capacity, std::string& line,
+                           std::vector<RecordWarning>& warnings) {
+    if (text.size() > kFastPathMaxBytes || capacity < text.size() + kFastPathPadding) return false;
+    simdjson::ondemand::document doc;
+    if (impl_->parser.iterate(text.data(), text.size(), capacity).get(doc)) return false;
+    object top;
+    if (doc.get_object().get(top)) return false;
+    line.assign("{\"messages\":[");
+    auto& facts = impl_->facts;
+    facts.clear();
+    bool seen = false;
+    for (auto fr : top) {
+        field f;
+        if (std::move(fr).get(f)) return false;
+        if (seen || !f.key().unsafe_is_equal("messages")) return false;
+        seen = true;
+        array list;
+        if (f.value().get_array().get(list)) return false;
+        for (auto er : list) {
+            object m;
+            if (std::move(er).get_object().get(m)) return false;
+            if (!facts.empty()) line += ',';
+            facts.emplace_back();
+            if (!message(m, line, facts.back())) return false;
+        }
+        if (facts.empty()) return false;  // an empty list is an error
+    }
+    // Nothing may follow the object (the iterator is past its end only then).
+    if (!seen || doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return false;
+    line += "]}";
+    warnings.clear();
+    check_conversation(facts, "", true, warnings);
+    return true;
+}
+
+}  // namespace llmtune::data

@@ -1,0 +1,156 @@
+#include "data/duplicate_finder.h"
+
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <queue>
+
+#include "common/error.h"
+
+namespace llmtune::data {
+
+namespace {
+
+// A function object rather than a function pointer, so that std::sort inlines it.
+struct EntryLess {
+    bool operator()(const DuplicateFinder::Entry& a, const DuplicateFinder::Entry& b) const {
+        if (a.hi != b.hi) return a.hi < b.hi;
+        if (a.lo != b.lo) return a.lo < b.lo;
+        return a.line < b.line;
+    }
+};
+constexpr EntryLess entry_less;
+
+// Reads one sorted run back from the scratch file, a block at a time.
+class RunReader {
+  public:
+    RunReader(int fd, uint64_t first, uint64_t count) : fd_(fd), next_(first), left_(count) {}
+    // The current entry; false when the run is done.
+    bool valid() const { return pos_ < block_.size(); }
+    const DuplicateFinder::Entry& entry() const { return block_[pos_]; }
+    void advance() {
+        if (++pos_ == block_.size()) load();
+    }
+    void load() {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(left_, kBlock));
+        block_.resize(n);
+        pos_ = 0;
+        if (n == 0) return;
+        const size_t bytes = n * sizeof(DuplicateFinder::Entry);
+        size_t got = 0;
+        while (got < bytes) {
+            ssize_t r = ::pread(fd_, reinterpret_cast<char*>(block_.data()) + got, bytes - got,
+                                static_cast<off_t>(next_ * sizeof(DuplicateFinder::Entry) + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0)
+                throw_io("duplicate detection: cannot read its scratch file: " +
+                         errno_text(r < 0 ? errno : EIO));
+            got += static_cast<size_t>(r);
+        }
+        next_ += n;
+        left_ -= n;
+    }
+
+  private:
+    static constexpr size_t kBlock = 4096;  // 96 KiB a run
+    int fd_;
+    uint64_t next_, left_;
+    std::vector<DuplicateFinder::Entry> block_;
+    size_t pos_ = 0;
+};
+
+}  // namespace
+
+ContentHash content_hash128(std::string_view text) {
+    XXH128_hash_t h = XXH3_128bits(text.data(), text.size());
+    return {h.high64, h.low64};
+}
+
+DuplicateFinder::DuplicateFinder(size_t buffer_bytes)
+    : capacity_(std::max<size_t>(16, buffer_bytes / sizeof(Entry))) {}
+
+DuplicateFinder::~DuplicateFinder() {
+    if (scratch_) std::fclose(scratch_);
+}
+
+void DuplicateFinder::add(const ContentHash& hash, uint64_t line) {
+    if (buf_.empty()) buf_.reserve(std::min<size_t>(capacity_, 1 << 16));
+    buf_.push_back({hash.hi, hash.lo, line});
+    if (buf_.size() == capacity_) spill();
+}
+
+void DuplicateFinder::spill() {
+    if (buf_.empty()) return;
+    std::sort(buf_.begin(), buf_.end(), entry_less);
+    if (!scratch_) {
+        scratch_ = std::tmpfile();
+        if (!scratch_)
+            throw_io("duplicate detection: cannot create a scratch file: " + errno_text(errno),
+                     "set TMPDIR to a writable directory with space for 24 bytes a record");
+    }
+    if (std::fwrite(buf_.data(), sizeof(Entry), buf_.size(), scratch_) != buf_.size() ||
+        std::fflush(scratch_) != 0)
+        throw_io("duplicate detection: cannot write its scratch file: " + errno_text(errno),
+                 "set TMPDIR to a writable directory with space for 24 bytes a record");
+    runs_.emplace_back(written_, buf_.size());
+    written_ += buf_.size();
+    buf_.clear();
+}
+
+DuplicateFinder::Duplicates DuplicateFinder::finish(size_t max_listed) {
+    Duplicates out;
+    // The `max_listed` lowest lines, kept in a max-heap.
+    std::priority_queue<std::pair<uint64_t, uint64_t>> listed;
+    bool have = false;
+    Entry group{};
+    auto visit = [&](const Entry& e) {
+        if (have && e.hi == group.hi && e.lo == group.lo) {
+            ++out.total;
+            if (listed.size() < max_listed) {
+                listed.emplace(e.line, group.line);
+            } else if (max_listed > 0 && e.line < listed.top().first) {
+                listed.pop();
+                listed.emplace(e.line, group.line);
+            }
+            return;
+        }
+        group = e;
+        have = true;
+    };
+    if (runs_.empty()) {
+        std::sort(buf_.begin(), buf_.end(), entry_less);
+        for (const Entry& e : buf_)
+            visit(e);
+    } else {
+        spill();
+        std::vector<Entry>().swap(buf_);
+        std::vector<RunReader> readers;
+        readers.reserve(runs_.size());
+        for (const auto& [first, count] : runs_) {
+            readers.emplace_back(fileno(scratch_), first, count);
+            readers.back().load();
+        }
+        auto later = [&](size_t a, size_t b) {
+            return entry_less(readers[b].entry(), readers[a].entry());
+        };
+        std::priority_queue<size_t, std::vector<size_t>, decltype(later)> heap(later);
+        for (size_t i = 0; i < readers.size(); ++i)
+            if (readers[i].valid()) heap.push(i);
+        while (!heap.empty()) {
+            size_t i = heap.top();
+            heap.pop();
+            visit(readers[i].entry());
+            readers[i].advance();
+            if (readers[i].valid()) heap.push(i);
+        }
+    }
+    buf_.clear();
+    out.listed.resize(listed.size());
+    for (size_t i = listed.size(); i-- > 0; listed.pop())
+        out.listed[i] = listed.top();
+    return out;
+}
+
+}  // namespace llmtune::data
