@@ -20,6 +20,7 @@ void register_tokenize(CLI::App& app);  // tokenize and detokenize
 void register_chat_template(CLI::App& app);
 void register_chat(CLI::App& app);
 void register_data(CLI::App& app);  // data validate|convert|preview
+void register_train(CLI::App& app);
 void register_serve(CLI::App& app);  // the API server
 void register_export(CLI::App& app);
 

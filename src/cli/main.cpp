@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
     register_generate(app);
     register_chat(app);
     register_data(app);
+    register_train(app);
     register_export(app);
     register_bench(app);
     register_serve(app);
