@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "common/error.h"
 #include "data/duplicate_finder.h"
@@ -58,25 +56,42 @@ std::vector<bool> plan_split(const std::vector<uint64_t>& hashes, const SplitOpt
         throw_invalid("--split asks for " + std::to_string(target) + " validation records out of " +
                           std::to_string(n) + ", which leaves none for training",
                       "give a smaller fraction or count");
-    std::unordered_map<uint64_t, int64_t> group_size;
-    for (uint64_t h : hashes)
-        ++group_size[h];
-    std::vector<std::pair<uint64_t, uint64_t>> keyed;  // (key, hash)
-    keyed.reserve(group_size.size());
-    for (const auto& [h, size] : group_size)
-        keyed.emplace_back(mix64(h ^ mix64(options.seed)), h);
-    std::sort(keyed.begin(), keyed.end());
-    std::unordered_set<uint64_t> validation;
-    int64_t taken = 0;
-    for (const auto& [key, h] : keyed) {
-        if (taken == target) break;
-        int64_t size = group_size[h];
-        if (taken + size > target) continue;
-        validation.insert(h);
-        taken += size;
+    // Groups of equal hashes, from a sorted copy: 16 bytes a group rather than hash maps'
+    // nodes, so a split of millions of records stays small (docs/architecture.md).
+    struct Group {
+        uint64_t hash;
+        int64_t size;
+    };
+    std::vector<Group> groups;
+    {
+        std::vector<uint64_t> sorted(hashes);
+        std::sort(sorted.begin(), sorted.end());
+        for (size_t i = 0; i < sorted.size();) {
+            size_t j = i + 1;
+            while (j < sorted.size() && sorted[j] == sorted[i])
+                ++j;
+            groups.push_back({sorted[i], static_cast<int64_t>(j - i)});
+            i = j;
+        }
     }
+    const uint64_t seed_mix = mix64(options.seed);
+    auto key = [&](const Group& g) { return mix64(g.hash ^ seed_mix); };
+    std::sort(groups.begin(), groups.end(), [&](const Group& a, const Group& b) {
+        uint64_t ka = key(a), kb = key(b);
+        return ka != kb ? ka < kb : a.hash < b.hash;
+    });
+    std::vector<uint64_t> validation;  // hashes of the groups taken, sorted below
+    int64_t taken = 0;
+    for (const Group& g : groups) {
+        if (taken == target) break;
+        if (taken + g.size > target) continue;
+        validation.push_back(g.hash);
+        taken += g.size;
+    }
+    std::vector<Group>().swap(groups);
+    std::sort(validation.begin(), validation.end());
     for (size_t i = 0; i < hashes.size(); ++i)
-        out[i] = validation.count(hashes[i]) > 0;
+        out[i] = std::binary_search(validation.begin(), validation.end(), hashes[i]);
     return out;
 }
 
