@@ -4,6 +4,9 @@
 #include <filesystem>
 
 #include "common/json_file.h"
+#include "model/loader.h"
+#include "model/lora.h"
+#include "model/peft_adapter.h"
 #include "support/test_support.h"
 #include "unit/model/gguf_test_model.h"
 
@@ -92,4 +95,29 @@ TEST(CliExport, BadInputExitsWithPreciseErrors) {
     r = m.run("--format hf --out " + q(m.dir.file("x")));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_FALSE(fs::exists(m.dir.file("x")));
+}
+
+TEST(CliExport, AdapterIsMergedIntoTheHfExport) {
+    TinyModel m;
+    auto lm = model::load_causal_lm(m.model, {});
+    model::LoraConfig lc;
+    lc.target_modules = {"all-linear"};
+    model::apply_lora(lm, lc, 2);
+    {
+        torch::NoGradGuard g;
+        torch::manual_seed(4);
+        for (auto& p : model::lora_parameters(lm)) p.second.normal_(0, 0.3);
+    }
+    model::save_peft_adapter(m.dir.file("adapter"), lm, lc, m.model);
+    auto r = m.run("--adapter " + q(m.dir.file("adapter")) + " --format hf --out " + q(m.dir.file("merged")));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+
+    torch::NoGradGuard g;
+    model::ForwardArgs a;
+    a.input_ids = torch::tensor({{3, 256, 17, 200, 9}}, torch::kInt64);
+    auto unmerged = lm->forward(a);
+    auto base = model::load_causal_lm(m.model, {});
+    auto merged = model::load_causal_lm(m.dir.file("merged"), {});
+    EXPECT_LE((merged->forward(a) - unmerged).abs().max().item<float>(), 1e-5f);
+    EXPECT_GT((base->forward(a) - unmerged).abs().max().item<float>(), 1e-3f);  // it mattered
 }

@@ -316,3 +316,52 @@ TEST(GgufExport, BadInputGivesPreciseErrors) {
         EXPECT_EQ(e.kind(), ErrorKind::io) << e.message();
     }
 }
+
+TEST(GgufExport, MistralIsLlamaAndAnIgnoredSlidingWindowIsReported) {
+    Fixture fx("mistral");
+    json cfg = read_json_file(fx.model + "/config.json");
+    cfg["sliding_window"] = 64;
+    test::write_file(fx.model + "/config.json", cfg.dump());
+    auto lm = fx.load();
+    GgufExportOptions o;
+    o.type = GgmlType::f32;
+    auto s = export_gguf(lm, fx.model, fx.dir.file("m.gguf"), o);
+    EXPECT_EQ(s.architecture, "llama");
+    ASSERT_EQ(s.warnings.size(), 1u);
+    EXPECT_NE(s.warnings[0].find("sliding_window 64 is not stored"), std::string::npos) << s.warnings[0];
+    auto f = gg::read_file(fx.dir.file("m.gguf"));
+    EXPECT_EQ(f.at("general.architecture").s, "llama");
+    EXPECT_EQ(names_of(f), expected_tensor_names(fx.cfg));
+}
+
+TEST(GgufExport, RopeScalingLinearAsKeysLlama3AsRopeFreqs) {
+    Fixture fx("llama");
+    json cfg = read_json_file(fx.model + "/config.json");
+    cfg["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                           {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64}};
+    test::write_file(fx.model + "/config.json", cfg.dump());
+    auto f = fx.export_as(GgmlType::f16, nullptr, "l3.gguf");
+    EXPECT_EQ(f.kv.count("llama.rope.scaling.type"), 0u);
+    auto factors = f32_tensor(f, "rope_freqs.weight");  // F32 though the weights are F16
+    const int64_t hd = fx.cfg.head_dim;
+    ASSERT_EQ(factors.numel(), hd / 2);
+    // Per frequency: 1 for short wavelengths, the factor for long ones, a blend between.
+    const double theta = fx.cfg.rope_theta;
+    for (int64_t i = 0; i < hd / 2; ++i) {
+        const double wavelen = 2 * M_PI * std::pow(theta, 2.0 * i / hd);
+        const float got = factors[i].item<float>();
+        if (wavelen < 64 / 4.0)
+            EXPECT_EQ(got, 1.0f) << i;
+        else if (wavelen > 64 / 1.0)
+            EXPECT_EQ(got, 8.0f) << i;
+        else
+            EXPECT_TRUE(got > 1.0f && got < 8.0f) << i << " " << got;
+    }
+
+    cfg["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}};
+    test::write_file(fx.model + "/config.json", cfg.dump());
+    auto g = fx.export_as(GgmlType::f16, nullptr, "lin.gguf");
+    EXPECT_EQ(g.at("llama.rope.scaling.type").s, "linear");
+    EXPECT_EQ(g.at("llama.rope.scaling.factor").f, 2.0);
+    EXPECT_FALSE(g.has_tensor("rope_freqs.weight"));
+}
