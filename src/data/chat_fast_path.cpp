@@ -5,6 +5,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -134,7 +137,7 @@ bool starts_escape(const char* d, size_t p, size_t from) {
 // but a canonical escape: \/, \u, an invalid escape, or a backslash ending the text. npos when
 // there is none. Where SSE2 is there (every x86-64), sixteen bytes a step: a block needs a
 // closer look only when a backslash in it is followed by a character other than " \ n t r b f.
-size_t find_rewrite(std::string_view raw, size_t from) {
+size_t find_rewrite_sse2(std::string_view raw, size_t from) {
     const char* d = raw.data();
     const size_t n = raw.size();
     size_t i = from;
@@ -185,6 +188,54 @@ size_t find_rewrite(std::string_view raw, size_t from) {
     }
     return std::string_view::npos;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same scan, thirty-two bytes a step, for CPUs with AVX2 (chosen at run time).
+__attribute__((target("avx2,bmi"))) size_t find_rewrite_avx2(std::string_view raw, size_t from) {
+    const char* d = raw.data();
+    const size_t n = raw.size();
+    size_t i = from;
+    const __m256i backslash = _mm256_set1_epi8('\\');
+    while (i + 33 <= n) {
+        while (i + 65 <= n) {
+            const __m256i* q = reinterpret_cast<const __m256i*>(d + i);
+            __m256i any = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_loadu_si256(q), backslash),
+                                          _mm256_cmpeq_epi8(_mm256_loadu_si256(q + 1), backslash));
+            if (_mm256_movemask_epi8(any)) break;
+            i += 64;
+        }
+        if (i + 33 > n) break;
+        __m256i here = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i));
+        uint32_t bs =
+            static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(here, backslash)));
+        if (bs) {
+            __m256i next = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i + 1));
+            __m256i ok = _mm256_cmpeq_epi8(next, backslash);
+            for (char c : {'"', 'n', 't', 'r', 'b', 'f'})
+                ok = _mm256_or_si256(ok, _mm256_cmpeq_epi8(next, _mm256_set1_epi8(c)));
+            uint32_t bad = bs & ~static_cast<uint32_t>(_mm256_movemask_epi8(ok));
+            while (bad) {
+                size_t p = i + static_cast<size_t>(__builtin_ctz(bad));
+                bad &= bad - 1;
+                if (starts_escape(d, p, from)) return p;
+            }
+        }
+        i += 32;
+    }
+    if (i > from && d[i - 1] == '\\' && starts_escape(d, i - 1, from)) ++i;
+    // At most 32 bytes are left: the SSE2 scan finishes from a position outside any escape.
+    return find_rewrite_sse2(raw, i);
+}
+
+size_t find_rewrite(std::string_view raw, size_t from) {
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    return avx2 ? find_rewrite_avx2(raw, from) : find_rewrite_sse2(raw, from);
+}
+#else
+size_t find_rewrite(std::string_view raw, size_t from) {
+    return find_rewrite_sse2(raw, from);
+}
+#endif
 
 }  // namespace
 
