@@ -1,9 +1,12 @@
 // llmtune bench: benchmark programs; each prints one JSON object on stdout.
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "bench/data_bench.h"
 #include "bench/decode_bench.h"
 #include "bench/tokenize_bench.h"
+#include "bench/train_bench.h"
 #include "cli/cli_common.h"
 #include "common/error.h"
 #include "model/loader.h"
@@ -83,6 +86,63 @@ void register_bench(CLI::App& app) {
     data->add_option("--repeats", d->repeats, "runs of each figure; the best is reported")
         ->capture_default_str();
     data->callback([d] { std::printf("%s\n", bench::run_data_bench(*d).dump(2).c_str()); });
+
+    struct TrainArgs {
+        bench::TrainBenchOptions o;
+        std::string config;  // set: run this one configuration in this process
+    };
+    auto tr = std::make_shared<TrainArgs>();
+    auto* train = bench->add_subcommand(
+        "train",
+        "Training-step tokens/s and model FLOP utilisation (against GEMM FLOP/s measured in the "
+        "same run, same dtype and threads) and peak RSS, one JSON line per configuration, each "
+        "run in a fresh child process");
+    train->add_option("--configs", tr->o.configs,
+                      "configurations: lora-f32 lora-bf16 full-f32 full-bf16")
+        ->capture_default_str();
+    train->add_option("--config", tr->config,
+                      "run only this configuration, in this process (what each child runs)");
+    train->add_option("--lora-preset", tr->o.lora_preset, "model preset for the LoRA runs")
+        ->capture_default_str();
+    train->add_option("--full-preset", tr->o.full_preset,
+                      "model preset for the full fine-tuning runs")
+        ->capture_default_str();
+    train->add_option("--vocab-size", tr->o.vocab_size, "vocabulary of the generic presets")
+        ->capture_default_str();
+    train->add_option("--lora-r", tr->o.lora_r, "LoRA rank (all linear layers, alpha = 2r)")
+        ->capture_default_str();
+    train->add_option("--batch", tr->o.batch, "rows per step")->capture_default_str();
+    train->add_option("--seq-len", tr->o.seq_len, "positions per row")->capture_default_str();
+    train->add_option("--steps", tr->o.steps, "timed steps after one warm-up step (mean)")
+        ->capture_default_str();
+    train->add_flag("--gradient-checkpointing", tr->o.gradient_checkpointing,
+                    "recompute each decoder layer in backward");
+    train->add_option("--threads", tr->o.threads, "CPU threads (0 = one per core)")
+        ->capture_default_str();
+    train->add_option("--seed", tr->o.seed, "seed of the random weights and tokens")
+        ->capture_default_str();
+    train->add_option("--profile", tr->o.profile,
+                      "with --config: write a chrome trace of the last timed step to this file");
+    train->callback([tr] {
+        set_threads(tr->o.threads);
+        if (!tr->config.empty()) {
+            std::printf("%s\n", bench::run_train_bench_config(tr->o, tr->config).dump().c_str());
+            return;
+        }
+        char exe[4096];
+        const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n <= 0) throw_io("cannot find this executable (/proc/self/exe)");
+        exe[n] = 0;
+        bool failed = false;
+        for (const auto& line : bench::run_train_bench(tr->o, exe)) {
+            std::printf("%s\n", line.dump().c_str());
+            std::fflush(stdout);
+            failed = failed || line.contains("error");
+        }
+        if (failed)
+            throw Error(ErrorKind::io, "a bench train configuration failed (see its line)",
+                        "lower --batch or --seq-len, or add --gradient-checkpointing");
+    });
 }
 
 }  // namespace llmtune::cli

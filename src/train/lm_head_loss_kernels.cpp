@@ -14,11 +14,19 @@
 // softmax, and d loss / d logits is rounded to the model dtype before the matmuls that
 // autograd's linear backward would do.
 //
+// Speed: the softmax part is one row kernel (softmax_xent_rows) instead of a dozen torch ops
+// (cast to f32, logsumexp = amax + sub + exp + sum + log, gather, argmax, exp, scatter, cast
+// back), which each read and wrote the whole (C, V) chunk; the gradient overwrites the logits
+// in place, in the model dtype.
+//
 // Legend for shape comments: N target positions, C positions in a chunk, H hidden size,
 // V vocab.
 #include "train/lm_head_loss_kernels.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <cmath>
 
 #include "common/error.h"
 
@@ -29,6 +37,43 @@ namespace {
 // Rows per chunk: about 16M logits (64 MB in f32) per chunk whatever the vocabulary.
 int64_t chunk_rows(int64_t vocab) {
     return std::max<int64_t>(16, (int64_t{1} << 24) / std::max<int64_t>(vocab, 1));
+}
+
+// Per row r of `logits` (C, V), contiguous, in the model dtype T, with f32 arithmetic:
+//   loss[r]   = logsumexp(row) - row[target[r]]
+//   argmax[r] = the first index of the largest logit
+// and, when write_grad, the row overwritten with d loss[r] / d row = exp(row - lse) - onehot,
+// rounded to T.
+template <typename T>
+void softmax_xent_rows(T* logits, int64_t c, int64_t v, const int64_t* targets, float* loss,
+                       int64_t* argmax, bool write_grad) {
+    at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+            T* row = logits + r * v;
+            float best = -INFINITY;
+            int64_t best_j = 0;
+            for (int64_t j = 0; j < v; ++j) {
+                const float x = static_cast<float>(row[j]);
+                if (x > best || std::isnan(x)) {
+                    best = x;
+                    best_j = j;
+                    if (std::isnan(x)) break;  // torch's argmax: NaN wins
+                }
+            }
+            double sum = 0;
+            for (int64_t j = 0; j < v; ++j)
+                sum += std::exp(static_cast<float>(row[j]) - best);
+            const float lse = best + static_cast<float>(std::log(sum));
+            const int64_t t = targets[r];
+            loss[r] = lse - static_cast<float>(row[t]);
+            argmax[r] = best_j;
+            if (!write_grad) continue;
+            const float p_t = std::exp(static_cast<float>(row[t]) - lse);
+            for (int64_t j = 0; j < v; ++j)
+                row[j] = static_cast<T>(std::exp(static_cast<float>(row[j]) - lse));
+            row[t] = static_cast<T>(p_t - 1.0f);  // rounded once, as the reference does
+        }
+    });
 }
 
 struct LmHeadCrossEntropy : public torch::autograd::Function<LmHeadCrossEntropy> {
@@ -48,16 +93,31 @@ struct LmHeadCrossEntropy : public torch::autograd::Function<LmHeadCrossEntropy>
             const int64_t c = std::min(rows, n - start);
             auto hc = h.narrow(0, start, c);                              // (C, H)
             auto tc = targets.narrow(0, start, c).unsqueeze(1);           // (C, 1)
-            auto logits = torch::matmul(hc, w.t()).to(torch::kFloat32);  // (C, V) f32
-            auto lse = torch::logsumexp(logits, 1, /*keepdim=*/true);     // (C, 1)
-            loss += (lse - logits.gather(1, tc)).sum();
-            correct += (logits.argmax(1, /*keepdim=*/true) == tc).sum();
-            if (!grad_h && !grad_w) continue;
-            // d loss_sum / d logits = softmax - onehot(target), in place over the logits.
-            auto g = logits.sub_(lse).exp_();
-            g.scatter_add_(1, tc, torch::full({c, 1}, -1.0f, g.options()));
-            auto gm = g.to(h.scalar_type());  // (C, V) model dtype, as autograd's cast would be
-            if (grad_h) dh.narrow(0, start, c).copy_(torch::matmul(gm, w));  // (C, H)
+            auto logits = torch::matmul(hc, w.t()).contiguous();          // (C, V) model dtype
+            auto row_loss = torch::empty({c}, h.options().dtype(torch::kFloat32));
+            auto row_argmax = torch::empty({c}, h.options().dtype(torch::kInt64));
+            const bool write_grad = grad_h || grad_w;
+            auto tptr = tc.contiguous();
+            if (logits.scalar_type() == torch::kBFloat16)
+                softmax_xent_rows(logits.data_ptr<at::BFloat16>(), c, logits.size(1),
+                                  tptr.data_ptr<int64_t>(), row_loss.data_ptr<float>(),
+                                  row_argmax.data_ptr<int64_t>(), write_grad);
+            else if (logits.scalar_type() == torch::kFloat32)
+                softmax_xent_rows(logits.data_ptr<float>(), c, logits.size(1),
+                                  tptr.data_ptr<int64_t>(), row_loss.data_ptr<float>(),
+                                  row_argmax.data_ptr<int64_t>(), write_grad);
+            else
+                throw Error(ErrorKind::invalid_input,
+                            "the training loss supports f32 and bf16 models",
+                            "load the model with --dtype f32 or bf16");
+            loss += row_loss.sum();
+            correct += (row_argmax == tc.squeeze(1)).sum();
+            if (!write_grad) continue;
+            auto& gm = logits;  // (C, V) model dtype, now d loss / d logits
+            if (grad_h) {
+                auto dhc = dh.narrow(0, start, c);  // (C, H), contiguous rows
+                torch::mm_out(dhc, gm, w);
+            }
             if (grad_w) {
                 if (dw.scalar_type() == gm.scalar_type())
                     dw.addmm_(gm.t(), hc);  // (V, C) @ (C, H)

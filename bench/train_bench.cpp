@@ -1,0 +1,254 @@
+#include "bench/train_bench.h"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+
+#include <torch/csrc/autograd/profiler_legacy.h>
+
+#include "common/error.h"
+#include "model/lora.h"
+#include "model/model_init.h"
+#include "train/adamw.h"
+#include "train/batch.h"
+#include "train/grad_clip.h"
+#include "train/loss.h"
+
+namespace llmtune::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// A field of /proc/self/status in bytes ("VmHWM", "VmRSS"); 0 if absent.
+double proc_status_bytes(const std::string& field) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) * 1024;
+    return 0;
+}
+
+struct ConfigSpec {
+    bool lora = false;
+    torch::Dtype dtype = torch::kFloat32;
+};
+
+ConfigSpec parse_config(const std::string& name) {
+    if (name == "lora-f32") return {true, torch::kFloat32};
+    if (name == "lora-bf16") return {true, torch::kBFloat16};
+    if (name == "full-f32") return {false, torch::kFloat32};
+    if (name == "full-bf16") return {false, torch::kBFloat16};
+    throw_invalid("unknown bench train configuration '" + name + "'",
+                  "choose from lora-f32, lora-bf16, full-f32, full-bf16");
+}
+
+// GEMM FLOP/s on the model's MLP up-projection shape, (B*T, H) x (H -> I), as the decoder
+// calls it (torch::linear), in `dtype` with the current threads. Best of several runs.
+double measure_gemm_flops(int64_t rows, int64_t in, int64_t out, torch::Dtype dtype) {
+    torch::NoGradGuard no_grad;
+    auto x = torch::randn({rows, in}).to(dtype);
+    auto w = torch::randn({out, in}).to(dtype);
+    torch::Tensor y = torch::linear(x, w);  // warm-up (allocations, packing paths)
+    double best = 1e30;
+    for (int i = 0; i < 5; ++i) {
+        const auto t0 = Clock::now();
+        y = torch::linear(x, w);
+        best = std::min(best, seconds_since(t0));
+    }
+    return 2.0 * static_cast<double>(rows) * static_cast<double>(in) *
+           static_cast<double>(out) / best;
+}
+
+// Random token ids, every position but the last a target (unpacked rows, plain causal mask).
+train::Batch random_batch(int64_t b, int64_t t, int64_t vocab, uint64_t seed) {
+    auto gen = at::detail::createCPUGenerator(seed);
+    auto ids = torch::randint(0, vocab, {b, t + 1}, gen, torch::kInt64);
+    train::Batch batch;
+    batch.input_ids = ids.narrow(1, 0, t).contiguous();                // (B, T)
+    batch.targets = ids.narrow(1, 1, t).contiguous();                  // (B, T)
+    batch.targets.select(1, t - 1).fill_(-100);
+    batch.position_ids = torch::arange(t).unsqueeze(0).expand({b, t}).contiguous();
+    batch.target_tokens = b * (t - 1);
+    batch.tokens = b * t;
+    return batch;
+}
+
+bool is_matmul_weight(const std::string& name, const torch::Tensor& p) {
+    return p.dim() == 2 && name != "model.embed_tokens.weight";
+}
+
+}  // namespace
+
+ordered_json run_train_bench_config(const TrainBenchOptions& o, const std::string& config) {
+    const ConfigSpec spec = parse_config(config);
+    if (o.batch < 1 || o.seq_len < 2 || o.steps < 1 || o.lora_r < 1)
+        throw_invalid("bench train needs batch >= 1, seq_len >= 2, steps >= 1, r >= 1");
+    const std::string preset = spec.lora ? o.lora_preset : o.full_preset;
+    auto cfg = model::preset_config(preset, model::Architecture::qwen2, o.vocab_size);
+    std::fprintf(stderr, "%s: building %s (%s, random weights)...\n", config.c_str(),
+                 preset.c_str(), spec.dtype == torch::kBFloat16 ? "bf16" : "f32");
+    model::CausalLM lm(cfg, torch::TensorOptions().dtype(spec.dtype));
+    model::init_random_weights(lm, o.seed);
+    if (spec.lora) {
+        model::LoraConfig lc;
+        lc.r = o.lora_r;
+        lc.alpha = 2.0 * static_cast<double>(o.lora_r);
+        lc.target_modules = {"all-linear"};
+        lc.dtype = torch::kFloat32;  // adapters (and so the AdamW state) in f32
+        model::apply_lora(lm, lc, o.seed + 1);
+    }
+    lm->set_gradient_checkpointing(o.gradient_checkpointing);
+
+    // FLOPs per token: every matmul weight x 4 (frozen) or x 6 (trained), plus attention.
+    double matmul_flops = 0, trainable = 0;
+    for (const auto& p : lm->named_parameters(true)) {
+        if (p.value().requires_grad()) trainable += static_cast<double>(p.value().numel());
+        if (!is_matmul_weight(p.key(), p.value())) continue;
+        matmul_flops +=
+            (p.value().requires_grad() ? 6.0 : 4.0) * static_cast<double>(p.value().numel());
+    }
+    // A tied lm_head is the embedding matrix: a matmul weight, skipped above by its name.
+    if (cfg.tie_word_embeddings) {
+        const auto& w = lm->lm_head_weight();
+        matmul_flops += (w.requires_grad() ? 6.0 : 4.0) * static_cast<double>(w.numel());
+    }
+    const double attention_flops = 12.0 * static_cast<double>(cfg.num_hidden_layers) *
+                                   static_cast<double>(cfg.num_attention_heads) *
+                                   static_cast<double>(cfg.head_dim) *
+                                   static_cast<double>(o.seq_len);
+    const double flops_per_token = matmul_flops + attention_flops;
+
+    model::NamedTensors params;
+    for (const auto& p : lm->named_parameters(true))
+        if (p.value().requires_grad()) params.emplace_back(p.key(), p.value());
+    std::vector<torch::Tensor> tensors;
+    for (const auto& [name, t] : params)
+        tensors.push_back(t);
+    train::AdamWConfig ac;
+    ac.lr = 1e-5;  // small, so that random-weight losses stay finite over the steps
+    ac.weight_decay = 0.01;
+    train::AdamW opt(params, ac);
+    const double rss_model = proc_status_bytes("VmRSS");
+
+    // One step as the trainer takes it (train/train_step.cpp): mean loss over the targets,
+    // backward, clipping to 1.0, AdamW.
+    double last_loss = 0;
+    auto step = [&](const train::Batch& batch) {
+        lm->train();
+        opt.zero_grad();
+        auto sums = train::causal_lm_loss(lm, batch);
+        (sums.loss_sum / static_cast<double>(batch.target_tokens)).backward();
+        last_loss = sums.loss_sum.item<double>() / static_cast<double>(batch.target_tokens);
+        const train::GradNorm norm = train::clip_grad_norm(tensors, 1.0);
+        if (!norm.finite || !std::isfinite(last_loss))
+            throw Error(ErrorKind::internal, "bench train: non-finite loss or gradient");
+        opt.step(ac.lr);
+        opt.zero_grad();
+    };
+    std::fprintf(stderr, "%s: warm-up step (batch %lld x %lld)...\n", config.c_str(),
+                 static_cast<long long>(o.batch), static_cast<long long>(o.seq_len));
+    step(random_batch(o.batch, o.seq_len, cfg.vocab_size, o.seed + 100));
+    double total = 0;
+    for (int i = 0; i < o.steps; ++i) {
+        auto batch = random_batch(o.batch, o.seq_len, cfg.vocab_size, o.seed + 101 + i);
+        const auto t0 = Clock::now();
+        if (!o.profile.empty() && i == o.steps - 1) {
+            torch::autograd::profiler::RecordProfile trace(o.profile);
+            step(batch);
+        } else {
+            step(batch);
+        }
+        const double s = seconds_since(t0);
+        total += s;
+        std::fprintf(stderr, "%s: step %d: %.2f s, loss %.4f\n", config.c_str(), i + 1, s,
+                     last_loss);
+    }
+    const double step_seconds = total / o.steps;
+    const double tokens_per_s = static_cast<double>(o.batch * o.seq_len) / step_seconds;
+
+    std::fprintf(stderr, "%s: measuring GEMM FLOP/s...\n", config.c_str());
+    const double gemm = measure_gemm_flops(o.batch * o.seq_len, cfg.hidden_size,
+                                           cfg.intermediate_size, spec.dtype);
+    const double achieved = tokens_per_s * flops_per_token;
+
+    ordered_json out;
+    out["bench"] = "train";
+    out["config"] = config;
+    out["method"] = spec.lora ? "lora" : "full";
+    out["preset"] = preset;
+    out["dtype"] = spec.dtype == torch::kBFloat16 ? "bf16" : "f32";
+    if (spec.lora) out["lora_r"] = o.lora_r;
+    out["gradient_checkpointing"] = o.gradient_checkpointing;
+    out["batch"] = o.batch;
+    out["seq_len"] = o.seq_len;
+    out["threads"] = at::get_num_threads();
+    out["trainable_parameters"] = trainable;
+    out["flops_per_token"] = flops_per_token;
+    out["step_s"] = step_seconds;
+    out["tokens_per_s"] = tokens_per_s;
+    out["model_flop_s"] = achieved;
+    out["gemm_flop_s"] = gemm;
+    out["gemm_shape"] = {o.batch * o.seq_len, cfg.hidden_size, cfg.intermediate_size};
+    out["mfu"] = achieved / gemm;
+    out["rss_after_model_gb"] = rss_model / 1e9;
+    out["peak_rss_gb"] = proc_status_bytes("VmHWM") / 1e9;
+    out["last_loss"] = last_loss;
+    return out;
+}
+
+std::vector<ordered_json> run_train_bench(const TrainBenchOptions& o,
+                                          const std::string& self_exe) {
+    std::vector<ordered_json> lines;
+    for (const auto& config : o.configs) {
+        parse_config(config);  // reject unknown names before starting anything
+    }
+    for (const auto& config : o.configs) {
+        std::string cmd = "'" + self_exe + "' bench train --config " + config +
+                          " --lora-preset " + o.lora_preset + " --full-preset " + o.full_preset +
+                          " --vocab-size " + std::to_string(o.vocab_size) + " --lora-r " +
+                          std::to_string(o.lora_r) + " --batch " + std::to_string(o.batch) +
+                          " --seq-len " + std::to_string(o.seq_len) + " --steps " +
+                          std::to_string(o.steps) + " --threads " + std::to_string(o.threads) +
+                          " --seed " + std::to_string(o.seed) +
+                          (o.gradient_checkpointing ? " --gradient-checkpointing" : "");
+        FILE* pipe = popen(cmd.c_str(), "r");
+        if (!pipe) throw_io("cannot start the benchmark child process: " + errno_text(errno));
+        std::string output;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
+            output.append(buf, n);
+        const int status = pclose(pipe);
+        ordered_json line;
+        if (status == 0) {
+            // The child prints exactly one JSON line.
+            const auto start = output.find('{');
+            if (start == std::string::npos)
+                throw Error(ErrorKind::internal, "bench train child printed no JSON");
+            line = ordered_json::parse(output.substr(start));
+        } else {
+            line["bench"] = "train";
+            line["config"] = config;
+            line["error"] =
+                WIFSIGNALED(status)
+                    ? "the child process was killed by signal " +
+                          std::to_string(WTERMSIG(status)) + " (9: likely out of memory)"
+                    : "the child process exited with status " +
+                          std::to_string(WEXITSTATUS(status));
+        }
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+}  // namespace llmtune::bench
