@@ -44,7 +44,7 @@ bool LineReader::next(std::string& line) {
                           "a record must fit on one line of at most " +
                               format_bytes(max_line_bytes_) +
                               "; check that the file is JSONL (one record per line) and not one "
-                              "huge value, or raise the limit with --max-line-bytes");
+                              "huge value, or raise the limit with --max-line-mb");
         // A long line jumps straight to the limit's capacity: the allocation is only address
         // space until written, and no doubling copy ever holds two large buffers at once.
         if (line.size() + take > line.capacity() && line.size() + take > (size_t(1) << 20))
