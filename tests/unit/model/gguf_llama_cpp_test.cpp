@@ -12,6 +12,7 @@
 #include "model/loader.h"
 #include "model/safetensors.h"
 #include "support/test_support.h"
+#include "unit/model/gguf_test_model.h"
 #include "tokenizer/tokenizer.h"
 
 using namespace llmtune;
@@ -134,4 +135,41 @@ TEST(GgufLlamaCpp, LlamaWithLlama2SentencePieceTokenizerTokenizesAndGeneratesLik
     auto texts = kCommonTexts;
     texts.push_back("<s>[INST] hi [/INST] ok</s>");
     check_against_llama_cpp("llama", "llama2", texts);
+}
+
+// F16, BF16 and Q8_0 files load in llama.cpp (tensor layouts and the F32 1-D tensors accepted),
+// tokenize like llmtune and generate. Their ids are not compared: rounding the weights may
+// flip a greedy choice.
+TEST(GgufLlamaCpp, F16Bf16AndQ8_0FilesLoadAndRun) {
+    test::TempDir dir;
+    test::write_small_bpe_tokenizer(dir.file("tok"));
+    const std::string bin = test::llmtune_binary(),
+                      script = std::string(LLMTUNE_SOURCE_DIR) + "/tests/reference/gguf_generate.mjs";
+    const std::vector<std::string> texts = {"the hello world <|im_start|>x<think>", "tell all"};
+    test::write_file(dir.file("texts.json"), json(texts).dump());
+    // Each type once, each architecture once (every node start costs seconds).
+    const std::pair<const char*, const char*> cases[] = {
+        {"llama", "q8_0"}, {"qwen2", "bf16"}, {"qwen3", "f16"}};
+    for (const auto& [arch, dtype] : cases) {
+        const std::string model = dir.file(arch);
+        test::make_tiny_model(arch, dir.file("tok"), model);
+        make_weights_decisive(model);
+        auto tok = tokenizer::Tokenizer::load(model);
+        {
+            SCOPED_TRACE(std::string(arch) + " " + dtype);
+            const std::string gguf = dir.file(std::string(arch) + "-" + dtype + ".gguf");
+            auto r = test::run_command(bin + " export --model " + q(model) + " --format gguf --dtype " +
+                                       dtype + " --out " + q(gguf));
+            ASSERT_EQ(r.exit_code, 0) << r.err;
+            r = test::run_command("cd " + q(LLMTUNE_SOURCE_DIR) + " && node " + q(script) + " " + q(gguf) +
+                                  " --texts " + q(dir.file("texts.json")) + " --prompt-ids 3,256,17 --max-tokens 8");
+            ASSERT_EQ(r.exit_code, 0) << r.err;
+            json ref = parse_json_text(r.out, "gguf_generate.mjs output");
+            for (size_t i = 0; i < texts.size(); ++i)
+                EXPECT_EQ(ref["tokenize"][i].get<std::vector<int64_t>>(), tok->encode(texts[i], false));
+            auto gen = ref["generated"].get<std::vector<int64_t>>();
+            ASSERT_EQ(gen.size(), 8u);
+            for (auto id : gen) EXPECT_TRUE(id >= 0 && id < tok->vocab_size()) << id;
+        }
+    }
 }
