@@ -53,10 +53,10 @@ model::NamedTensors trainable_parameters(model::CausalLM& lm, bool lora) {
     return out;
 }
 
-// A run already lives in `dir` when it has checkpoints, events or results.
+// A run already lives in `dir` when it has checkpoints or results. Events alone (a run that
+// failed before its first checkpoint) are not worth keeping: a fresh start replaces them.
 bool holds_run(const std::string& dir) {
-    return fs::exists(dir + "/events.jsonl") || fs::exists(dir + "/manifest.json") ||
-           !list_checkpoints(dir + "/checkpoints").empty();
+    return fs::exists(dir + "/manifest.json") || !list_checkpoints(dir + "/checkpoints").empty();
 }
 
 CheckpointRef find_resume_checkpoint(const std::string& checkpoints_dir,
@@ -174,6 +174,7 @@ void Trainer::prepare() {
         throw Error(ErrorKind::conflict, "output.dir " + out_dir_ + " already holds a training run",
                     "pass --resume to continue it, or choose another output.dir");
     make_dirs(out_dir_);
+    if (!resume_.resume) fs::remove(out_dir_ + "/events.jsonl");
 
     data_ = prepare_training_data(config_);
     train_rows_ = plan_rows(data_.train, config_.data.packing, config_.data.max_seq_len);
