@@ -290,7 +290,12 @@ void add_tokenizer(GgufWriter& w, const std::string& model_dir, const ModelConfi
     if (!eos && !cfg.eos_token_ids.empty()) eos = cfg.eos_token_ids.front();
     if (!pad) pad = cfg.pad_token_id;
     auto put_id = [&](const char* key, const std::optional<int64_t>& id) {
-        if (id && *id >= 0 && *id < cfg.vocab_size) w.add_uint32(key, static_cast<uint32_t>(*id));
+        if (!id) return;
+        if (*id < 0 || *id >= cfg.vocab_size)
+            throw_invalid(std::string(key) + " would be " + std::to_string(*id) +
+                              ", outside the model's vocab_size " + std::to_string(cfg.vocab_size),
+                          "check the special token ids in config.json and tokenizer_config.json");
+        w.add_uint32(key, static_cast<uint32_t>(*id));
     };
     put_id("tokenizer.ggml.bos_token_id", bos);
     put_id("tokenizer.ggml.eos_token_id", eos);
