@@ -1,5 +1,5 @@
 // Trainer options end to end: early stopping, packing, a bf16 base under f32 adapters,
-// gradient checkpointing (same losses as without), and a fresh start over a failed run.
+// gradient checkpointing (same losses as without, dropout included), and a fresh start over a failed run.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -94,9 +94,11 @@ TEST_F(TrainerOptions, Bf16BaseTrainsF32Adapters) {
 TEST_F(TrainerOptions, GradientCheckpointingGivesTheSameLosses) {
     TrainConfig a = config("plain");
     a.training.max_steps = 3;
+    a.lora.dropout = 0.2;  // the recomputed forward must draw the same masks
     run_training(a);
     TrainConfig b = config("recompute");
     b.training.max_steps = 3;
+    b.lora.dropout = 0.2;
     b.training.gradient_checkpointing = true;
     run_training(b);
     auto la = losses_by_step(a.output.dir + "/events.jsonl");
