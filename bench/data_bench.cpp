@@ -35,11 +35,13 @@ double cpu_seconds(int who) {
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
-// The best of `repeats` runs, for each of the two clocks.
-Timing best_of(int repeats, const std::function<void()>& f, bool children = false) {
+// The best of `repeats` runs, for each of the two clocks. `before` runs untimed before each.
+Timing best_of(int repeats, const std::function<void()>& f, bool children = false,
+               const std::function<void()>& before = nullptr) {
     Timing best;
     const int who = children ? RUSAGE_CHILDREN : RUSAGE_SELF;
     for (int i = 0; i < repeats; ++i) {
+        if (before) before();
         double c0 = cpu_seconds(who);
         auto t0 = std::chrono::steady_clock::now();
         f();
@@ -139,9 +141,14 @@ ordered_json run_data_bench(const DataBenchOptions& o) {
 
     std::fprintf(stderr, "timing llmtune data convert...\n");
     data::ValidationReport report;
-    Timing conv = best_of(o.repeats, [&] {
-        report = data::convert_dataset(file, {}, {(tmp / "out.jsonl").string(), "", ""});
-    });
+    // The previous run's output is deleted untimed: freeing its pages is not conversion work.
+    const std::string out_path = (tmp / "out.jsonl").string();
+    Timing conv = best_of(
+        o.repeats,
+        [&] {
+            report = data::convert_dataset(file, {}, {out_path, "", ""});
+        },
+        false, [&] { fs::remove(out_path); });
 
     const std::string model =
         o.tokenizer.empty()
