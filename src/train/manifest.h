@@ -31,7 +31,8 @@ struct DatasetFileInfo {
     uint64_t bytes = 0;
     std::string sha256;
     int64_t records = 0;   // records read from the file
-    int64_t examples = 0;  // examples used (records with at least one trained token)
+    int64_t examples = 0;  // examples used in this role (records with a trained token; for a
+                           // training file split by validation_split, the training side only)
 };
 
 struct ManifestInputs {

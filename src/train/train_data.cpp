@@ -22,6 +22,12 @@ struct FileRecords {
     std::vector<std::string> where;  // "file record N" for error messages
 };
 
+// Where each record came from: its file's index in PreparedData::files, and its name.
+struct Origin {
+    size_t file = 0;
+    std::string where;
+};
+
 FileRecords read_records(const std::string& path) {
     data::DataOptions options;  // strict: any invalid record fails the run
     FileRecords out;
@@ -49,12 +55,13 @@ struct EncodeCounts {
 // Encodes records, dropping (and counting) examples without a trained token.
 std::vector<data::TrainingExample> encode_all(const data::ExampleEncoder& encoder,
                                               const std::vector<data::CanonicalRecord>& records,
-                                              const std::vector<std::string>& where,
-                                              EncodeCounts& counts) {
+                                              const std::vector<Origin>& origins,
+                                              std::vector<DatasetFileInfo>& files,
+                                              const std::string& role, EncodeCounts& counts) {
     std::vector<data::TrainingExample> out;
     out.reserve(records.size());
     for (size_t i = 0; i < records.size(); ++i) {
-        data::TrainingExample ex = encoder.encode(records[i], where[i]);
+        data::TrainingExample ex = encoder.encode(records[i], origins[i].where);
         if (ex.truncated_tokens > 0) {
             ++counts.truncated_examples;
             counts.truncated_tokens += ex.truncated_tokens;
@@ -64,6 +71,9 @@ std::vector<data::TrainingExample> encode_all(const data::ExampleEncoder& encode
             if (ex.truncated_tokens > 0) ++counts.no_targets_truncated;
             continue;
         }
+        // A file's examples are those used in its own role (a split's held-out records are
+        // validation examples, not the training file's).
+        if (files[origins[i].file].role == role) ++files[origins[i].file].examples;
         out.push_back(std::move(ex));
     }
     return out;
@@ -107,14 +117,15 @@ PreparedData prepare_training_data(const TrainConfig& config) {
 
     // Training files, concatenated in the order given.
     std::vector<data::CanonicalRecord> train_records;
-    std::vector<std::string> train_where, valid_where;
+    std::vector<Origin> train_where, valid_where;
     std::vector<uint64_t> hashes;
     for (const auto& path : config.data.train) {
         FileRecords fr = read_records(path);
         out.files.push_back(file_info("train", path, static_cast<int64_t>(fr.records.size())));
         for (auto& r : fr.records)
             train_records.push_back(std::move(r));
-        train_where.insert(train_where.end(), fr.where.begin(), fr.where.end());
+        for (auto& w : fr.where)
+            train_where.push_back({out.files.size() - 1, std::move(w)});
         hashes.insert(hashes.end(), fr.hashes.begin(), fr.hashes.end());
     }
 
@@ -125,7 +136,7 @@ PreparedData prepare_training_data(const TrainConfig& config) {
         so.seed = config.training.seed;
         const std::vector<bool> to_valid = data::plan_split(hashes, so);
         std::vector<data::CanonicalRecord> kept;
-        std::vector<std::string> kept_where;
+        std::vector<Origin> kept_where;
         for (size_t i = 0; i < train_records.size(); ++i) {
             (to_valid[i] ? valid_records : kept).push_back(std::move(train_records[i]));
             (to_valid[i] ? valid_where : kept_where).push_back(train_where[i]);
@@ -137,11 +148,12 @@ PreparedData prepare_training_data(const TrainConfig& config) {
         out.files.push_back(
             file_info("validation", config.data.validation, static_cast<int64_t>(fr.records.size())));
         valid_records = std::move(fr.records);
-        valid_where = std::move(fr.where);
+        for (auto& w : fr.where)
+            valid_where.push_back({out.files.size() - 1, std::move(w)});
     }
 
     EncodeCounts tc;
-    out.train = encode_all(encoder, train_records, train_where, tc);
+    out.train = encode_all(encoder, train_records, train_where, out.files, "train", tc);
     out.truncated_examples = tc.truncated_examples;
     out.truncated_tokens = tc.truncated_tokens;
     out.dropped_no_targets = tc.no_targets;
@@ -152,11 +164,9 @@ PreparedData prepare_training_data(const TrainConfig& config) {
                           ? "raise data.max_seq_len or shorten the prompts"
                           : "chat records need assistant messages with weight 1 (or set "
                             "data.train_on_inputs: true)");
-    for (auto& f : out.files)
-        if (f.role == "train") f.examples = -1;  // per-file counts are not tracked after merging
     if (!valid_records.empty()) {
         EncodeCounts vc;
-        out.validation = encode_all(encoder, valid_records, valid_where, vc);
+        out.validation = encode_all(encoder, valid_records, valid_where, out.files, "validation", vc);
         if (out.validation.empty())
             throw_invalid(no_examples_message("validation data",
                                               static_cast<int64_t>(valid_records.size()), vc,
@@ -165,9 +175,6 @@ PreparedData prepare_training_data(const TrainConfig& config) {
     } else if (!config.data.validation.empty()) {
         throw_invalid(config.data.validation + " holds no records", "give a non-empty file");
     }
-    for (auto& f : out.files)
-        f.examples = f.role == "train" ? static_cast<int64_t>(out.train.size())
-                                       : static_cast<int64_t>(out.validation.size());
     return out;
 }
 

@@ -69,7 +69,7 @@ CheckpointRef find_resume_checkpoint(const std::string& checkpoints_dir,
         return *latest;
     }
     std::string dir = wanted;
-    if (!wanted.empty() && wanted.find_first_not_of("0123456789") == std::string::npos)
+    if (wanted.size() <= 18 && wanted.find_first_not_of("0123456789") == std::string::npos)
         dir = checkpoints_dir + "/" + checkpoint_name(std::stoll(wanted));
     else if (wanted.rfind("step-", 0) == 0 && wanted.find('/') == std::string::npos)
         dir = checkpoints_dir + "/" + wanted;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "common/error.h"
 #include "model/loader.h"
@@ -157,6 +158,35 @@ TEST(TrainerArtifacts, FullRunWritesALoadableModelDirectory) {
     EXPECT_GT(max_rel_diff(d.file("out/model.safetensors"), d.file("m/model.safetensors")), 0.0);
     const json m = read_json_file(d.file("out/manifest.json"));
     EXPECT_EQ(m["method"], "full");
+}
+
+
+TEST(TrainerArtifacts, ManifestCountsExamplesPerFile) {
+    test::TempDir d;
+    make_tiny_model(d.file("m"), 1.0, 1);
+    test::write_file(d.file("a.jsonl"), chat_data(3));
+    // One record of b trains on nothing (weight 0) and is skipped.
+    test::write_file(d.file("b.jsonl"), chat_data(3) + chat_line("Q?", "A.", /*weight0=*/true));
+    test::write_file(d.file("v.jsonl"), chat_data(2));
+    TrainConfig c = fast_config(d.file("m"), d.file("a.jsonl"), d.file("out"));
+    c.data.train.push_back(d.file("b.jsonl"));
+    c.data.validation = d.file("v.jsonl");
+    c.training.max_steps = 1;
+    run_training(c);
+    const json m = read_json_file(d.file("out/manifest.json"));
+    ASSERT_EQ(m["datasets"].size(), 3u);
+    const std::vector<std::tuple<std::string, std::string, int, int>> expected = {
+        {"train", "a.jsonl", 3, 3}, {"train", "b.jsonl", 4, 3}, {"validation", "v.jsonl", 2, 2}};
+    for (size_t i = 0; i < expected.size(); ++i) {
+        const auto& [role, file, records, examples] = expected[i];
+        EXPECT_EQ(m["datasets"][i]["role"], role);
+        EXPECT_EQ(m["datasets"][i]["path"], d.file(file));
+        EXPECT_EQ(m["datasets"][i]["sha256"], sha256sum(d.file(file)));
+        EXPECT_EQ(m["datasets"][i]["records"], records) << file;
+        EXPECT_EQ(m["datasets"][i]["examples"], examples) << file;
+    }
+    EXPECT_EQ(m["training"]["train_examples"], 6);
+    EXPECT_EQ(m["training"]["valid_examples"], 2);
 }
 
 }  // namespace
