@@ -318,6 +318,10 @@ bool message(object& m, std::string& out, MessageFacts& facts) {
         }
         std::string_view inner;
         if (!string_inner(v.raw_json_token(), inner)) return false;
+        // raw_json_token() only looks; the value must also be consumed, or simdjson skips
+        // over it leniently and a stray ':' or ',' after it would go unnoticed.
+        simdjson::ondemand::raw_json_string consumed;
+        if (v.get_raw_json_string().get(consumed)) return false;
         (which == 0 ? role_raw : which == 1 ? content_raw : name_raw) = inner;
     }
     if ((seen & 3u) != 3u) return false;  // role and content are required

@@ -132,6 +132,13 @@ TEST(ChatFastPath, HandsEverythingElseToTheGeneralPath) {
         "{\"messages\": [{\"role\": \"user\", \"content\": \"bad \xff utf8\"}]}",
         "{\"messages\": [{\"role\": \"user\", \"content\": \"cut \xe4\xb8\"}]}",
         R"({"messages": [{"role": "user", "content": "unclosed}]})",
+        // Found by fuzz_chat_fast_path: a stray ':' after a value, or structure after it.
+        R"({"messages": [{"role": "system", "content": "x"}, {"role": "assistant", "content": "a": "b"}]})",
+        R"({"messages": [{"role": "user", "content": "a" "b"}]})",
+        R"({"messages": [{"role": "user": "content", "content": "a"}]})",
+        R"({"messages": [{"role": "user", "content": "a", }]})",
+        R"({"messages": [{"role": "user", "content": "a"]}]})",
+        R"({"messages": [{"role": "user", "content": "a", "weight": 1: 2}]})",
     };
     for (const char* t : refused) {
         EXPECT_FALSE(fast(fp, t)) << "the fast path should refuse: " << t;
