@@ -1,6 +1,7 @@
 #include "server/api_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include "common/error.h"
 #include "server/api_error.h"
@@ -45,6 +46,12 @@ ApiServer::ApiServer(service::Service& svc, const ServerConfig& config)
       config_(config),
       http_(std::make_unique<httplib::Server>()),
       metrics_(std::make_unique<HttpMetrics>()) {
+    // SO_REUSEADDR only: cpp-httplib's default also sets SO_REUSEPORT, which lets a second
+    // server bind the same port and silently receive half the connections.
+    http_->set_socket_options([](int sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     int threads = config_.http_threads;
     http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     // Uploads may pause longer than the 5 s default between packets.

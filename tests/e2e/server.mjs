@@ -28,7 +28,10 @@ export async function startServer({ dataDir, modelsDir, args = [], env = {} } = 
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const port = await new Promise((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error('server did not start in 30 s:\n' + logs.join('\n'))), 30000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL'); // never leave a server behind
+      reject(new Error('server did not start in 30 s:\n' + logs.join('\n')));
+    }, 30000);
     proc.stderr.on('data', (chunk) => {
       buffer += chunk;
       let nl;

@@ -39,6 +39,26 @@ test('first start: admin key file 0600, banner, healthz, metrics', async () => {
   }
 });
 
+test('a second server on a taken port fails instead of sharing it', async () => {
+  const server = await startServer();
+  const other = tempDir();
+  try {
+    let failed;
+    try {
+      execFileSync(binary, ['serve', '--port', String(server.port), '--data-dir', other], { stdio: 'pipe', timeout: 20000 });
+    } catch (e) {
+      failed = e;
+    }
+    assert.ok(failed, 'the second server started on the same port');
+    assert.equal(failed.status, 3);
+    assert.match(failed.stderr.toString(), new RegExp(`cannot listen on 127.0.0.1:${server.port}`));
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    removeDir(other);
+  }
+});
+
 test('GET /v1/models lists the models dir with an llmtune description', async () => {
   const dataDir = tempDir();
   const modelsDir = join(dataDir, 'models');
