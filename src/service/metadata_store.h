@@ -75,6 +75,69 @@ struct FileProcessingResult {
     int64_t canonical_records = 0;
 };
 
+// Fine-tuning job statuses, as OpenAI names them (docs/api.md has the state machine).
+inline constexpr const char* kJobValidatingFiles = "validating_files";
+inline constexpr const char* kJobQueued = "queued";
+inline constexpr const char* kJobRunning = "running";
+inline constexpr const char* kJobSucceeded = "succeeded";
+inline constexpr const char* kJobFailed = "failed";
+inline constexpr const char* kJobCancelled = "cancelled";
+inline constexpr const char* kJobPaused = "paused";
+
+struct JobRecord {
+    std::string id;  // ftjob-...
+    std::string project_id;
+    std::string model;  // the base model id
+    std::string training_file;
+    std::string validation_file;  // "" = none
+    std::string suffix;           // "" = none
+    int64_t seed = 0;
+    std::string metadata_json = "null";  // the request's metadata object, or null
+    std::string spec_json;  // the resolved job: method, hyperparameters, llmtune settings
+    std::string status = kJobValidatingFiles;
+    int64_t created_at = 0;
+    std::optional<int64_t> finished_at;
+    std::optional<int64_t> estimated_finish;
+    std::string fine_tuned_model;  // "" until succeeded
+    bool model_deleted = false;    // DELETE /v1/models/{id} removed the fine-tuned model
+    int64_t trained_tokens = 0;    // tokens of the optimizer steps done (each step counted once)
+    int64_t last_step = 0;         // the newest step counted in trained_tokens
+    std::string error_code, error_message, error_param;  // "" unless failed
+    std::string result_files_json = "[]";
+    int64_t attempts = 0;   // worker starts that ended in a retryable failure
+    bool resume = false;    // the next worker start continues from the last checkpoint
+    int64_t worker_pid = 0; // the running worker's pid (0 when none)
+    std::string stop_request;  // "" | "cancel" | "pause": what the SIGTERM sent was for
+};
+
+struct JobEventRecord {
+    std::string id;  // ftevent-...
+    std::string job_id;
+    int64_t seq = 0;  // total order (set by the store)
+    int64_t created_at = 0;
+    std::string level = "info";  // info | warn | error
+    std::string message;
+    std::string type = "message";  // message | metrics
+    std::string data_json = "{}";
+};
+
+struct JobCheckpointRecord {
+    std::string id;  // ftckpt-...
+    std::string job_id;
+    int64_t created_at = 0;
+    int64_t step = 0;
+    std::string metrics_json = "{}";
+    std::string fine_tuned_model_checkpoint;
+    std::string path;  // the checkpoint directory
+};
+
+struct JobListQuery {
+    std::string after;  // a job id of the project ("" = from the newest)
+    int64_t limit = 20;
+    // metadata filter: every pair must match the job's metadata
+    std::vector<std::pair<std::string, std::string>> metadata;
+};
+
 class MetadataStore {
   public:
     virtual ~MetadataStore() = default;
@@ -114,6 +177,38 @@ class MetadataStore {
                                                   const std::string& id) = 0;
     // How many files (any project) reference the blob as upload or canonical form.
     virtual int64_t blob_references(const std::string& sha256) = 0;
+
+    // Fine-tuning jobs (sqlite_job_store.cpp). Lists are newest first.
+    virtual void insert_job(const JobRecord& job) = 0;
+    virtual std::optional<JobRecord> get_job(const std::string& project_id,
+                                             const std::string& id) = 0;
+    // Any project: the scheduler's view.
+    virtual std::optional<JobRecord> get_job_any(const std::string& id) = 0;
+    // not_found (param "after") when the cursor is not a job of this project.
+    virtual Page<JobRecord> list_jobs(const std::string& project_id, const JobListQuery& q) = 0;
+    // Jobs in any of these statuses, all projects, oldest first (the durable queue).
+    virtual std::vector<JobRecord> jobs_with_status(const std::vector<std::string>& statuses) = 0;
+    // Writes every mutable field of the job (status, progress, outcome, worker state).
+    virtual void update_job(const JobRecord& job) = 0;
+    // The succeeded job whose fine-tuned model has this id, in this project.
+    virtual std::optional<JobRecord> find_job_by_model(const std::string& project_id,
+                                                       const std::string& model) = 0;
+    // Fine-tuned models (succeeded, not deleted) of the project, newest first.
+    virtual std::vector<JobRecord> list_fine_tuned_models(const std::string& project_id) = 0;
+
+    // Appends an event; returns its seq.
+    virtual int64_t add_job_event(const JobEventRecord& event) = 0;
+    // Newest first, after the cursor (an event id of the job).
+    virtual Page<JobEventRecord> list_job_events(const std::string& job_id, const std::string& after,
+                                                 int64_t limit) = 0;
+    // Oldest first: the events with seq > after_seq (the event stream).
+    virtual std::vector<JobEventRecord> job_events_since(const std::string& job_id,
+                                                         int64_t after_seq) = 0;
+    virtual void add_job_checkpoint(const JobCheckpointRecord& checkpoint) = 0;
+    // Newest (highest step) first, after the cursor (a checkpoint id of the job).
+    virtual Page<JobCheckpointRecord> list_job_checkpoints(const std::string& job_id,
+                                                           const std::string& after,
+                                                           int64_t limit) = 0;
 };
 
 }  // namespace llmtune::service

@@ -6,8 +6,10 @@
 //   <data-dir>/admin.key         the admin key (mode 0600)
 //
 // Start-up order: open the store (migrations), the blob store (stale temp files removed), make
-// sure an admin key exists, then start the background queue and re-queue unfinished work.
-// shutdown() stops the queue (see work_queue.h for what happens to tasks in flight).
+// sure an admin key exists, then start the background queue and re-queue unfinished work,
+// then the job scheduler (which resumes jobs a previous server left running).
+// shutdown() stops the scheduler's workers (they checkpoint; see scheduler.h), then the queue
+// (see work_queue.h for what happens to tasks in flight).
 #pragma once
 
 #include <memory>
@@ -16,6 +18,8 @@
 #include "service/auth.h"
 #include "service/blob_store.h"
 #include "service/file_service.h"
+#include "service/job_service.h"
+#include "service/scheduler.h"
 #include "service/metadata_store.h"
 #include "service/work_queue.h"
 
@@ -25,6 +29,10 @@ struct ServiceConfig {
     std::string data_dir;            // created when missing
     std::string models_dir;          // base models; may not exist
     size_t file_workers = 1;         // threads validating/converting uploads
+    std::string worker_binary;       // `llmtune worker`'s binary ("" = this executable)
+    int max_concurrent_jobs = 1;     // training workers at once (one per device)
+    int max_job_retries = 2;         // worker restarts after a crash before a job fails
+    int worker_threads = 0;          // torch threads per worker (0 = one per core)
 };
 
 class Service {
@@ -38,6 +46,8 @@ class Service {
     Auth& auth() { return *auth_; }
     FileService& files() { return *files_; }
     WorkQueue& queue() { return *queue_; }
+    Scheduler& scheduler() { return *scheduler_; }
+    JobService& jobs() { return *jobs_; }
     const AdminKeyBootstrap& admin_key() const { return admin_; }
 
     void shutdown();
@@ -49,6 +59,8 @@ class Service {
     std::unique_ptr<Auth> auth_;
     std::unique_ptr<WorkQueue> queue_;
     std::unique_ptr<FileService> files_;
+    std::unique_ptr<Scheduler> scheduler_;
+    std::unique_ptr<JobService> jobs_;
     AdminKeyBootstrap admin_;
 };
 

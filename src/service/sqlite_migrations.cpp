@@ -47,6 +47,62 @@ CREATE INDEX files_status ON files(status);
 CREATE INDEX files_blob ON files(blob_sha256);
 CREATE INDEX files_canonical ON files(canonical_sha256);
 )sql"},
+        {2, "fine-tuning jobs, job events, job checkpoints", R"sql(
+-- The jobs table is the durable queue: the scheduler starts `queued` jobs in seq order.
+CREATE TABLE jobs (
+  seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+  id                 TEXT NOT NULL UNIQUE,
+  project_id         TEXT NOT NULL REFERENCES projects(id),
+  model              TEXT NOT NULL,
+  training_file      TEXT NOT NULL,
+  validation_file    TEXT NOT NULL DEFAULT '',
+  suffix             TEXT NOT NULL DEFAULT '',
+  seed               INTEGER NOT NULL,
+  metadata_json      TEXT NOT NULL DEFAULT 'null',
+  spec_json          TEXT NOT NULL,
+  status             TEXT NOT NULL,
+  created_at         INTEGER NOT NULL,
+  finished_at        INTEGER,
+  estimated_finish   INTEGER,
+  fine_tuned_model   TEXT NOT NULL DEFAULT '',
+  model_deleted      INTEGER NOT NULL DEFAULT 0,
+  trained_tokens     INTEGER NOT NULL DEFAULT 0,
+  last_step          INTEGER NOT NULL DEFAULT 0,
+  error_code         TEXT NOT NULL DEFAULT '',
+  error_message      TEXT NOT NULL DEFAULT '',
+  error_param        TEXT NOT NULL DEFAULT '',
+  result_files_json  TEXT NOT NULL DEFAULT '[]',
+  attempts           INTEGER NOT NULL DEFAULT 0,
+  resume             INTEGER NOT NULL DEFAULT 0,
+  worker_pid         INTEGER NOT NULL DEFAULT 0,
+  stop_request       TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX jobs_project_seq ON jobs(project_id, seq);
+CREATE INDEX jobs_status ON jobs(status);
+CREATE INDEX jobs_model ON jobs(project_id, fine_tuned_model);
+CREATE TABLE job_events (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  id          TEXT NOT NULL UNIQUE,
+  job_id      TEXT NOT NULL REFERENCES jobs(id),
+  created_at  INTEGER NOT NULL,
+  level       TEXT NOT NULL,
+  message     TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  data_json   TEXT NOT NULL
+);
+CREATE INDEX job_events_job_seq ON job_events(job_id, seq);
+CREATE TABLE job_checkpoints (
+  seq                          INTEGER PRIMARY KEY AUTOINCREMENT,
+  id                           TEXT NOT NULL UNIQUE,
+  job_id                       TEXT NOT NULL REFERENCES jobs(id),
+  created_at                   INTEGER NOT NULL,
+  step                         INTEGER NOT NULL,
+  metrics_json                 TEXT NOT NULL,
+  fine_tuned_model_checkpoint  TEXT NOT NULL,
+  path                         TEXT NOT NULL
+);
+CREATE INDEX job_checkpoints_job ON job_checkpoints(job_id, step);
+)sql"},
     };
     return all;
 }

@@ -43,6 +43,26 @@ class SqliteStore : public MetadataStore {
                                           const std::string& id) override;
     int64_t blob_references(const std::string& sha256) override;
 
+    // Jobs: defined in sqlite_job_store.cpp.
+    void insert_job(const JobRecord& job) override;
+    std::optional<JobRecord> get_job(const std::string& project_id, const std::string& id) override;
+    std::optional<JobRecord> get_job_any(const std::string& id) override;
+    Page<JobRecord> list_jobs(const std::string& project_id, const JobListQuery& q) override;
+    std::vector<JobRecord> jobs_with_status(const std::vector<std::string>& statuses) override;
+    void update_job(const JobRecord& job) override;
+    std::optional<JobRecord> find_job_by_model(const std::string& project_id,
+                                               const std::string& model) override;
+    std::vector<JobRecord> list_fine_tuned_models(const std::string& project_id) override;
+    int64_t add_job_event(const JobEventRecord& event) override;
+    Page<JobEventRecord> list_job_events(const std::string& job_id, const std::string& after,
+                                         int64_t limit) override;
+    std::vector<JobEventRecord> job_events_since(const std::string& job_id,
+                                                 int64_t after_seq) override;
+    void add_job_checkpoint(const JobCheckpointRecord& checkpoint) override;
+    Page<JobCheckpointRecord> list_job_checkpoints(const std::string& job_id,
+                                                   const std::string& after,
+                                                   int64_t limit) override;
+
   private:
     std::unique_ptr<SqliteConnection> db_;
     std::mutex mutex_;
