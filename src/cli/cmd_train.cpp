@@ -89,19 +89,19 @@ void register_train(CLI::App& app) {
             if (type == "start" || type == "resume") {
                 first_step = e.value("step", int64_t{0});
                 const int64_t total = e.value("total_steps", int64_t{0});
-                std::fprintf(stderr,
-                             "llmtune: %s %s training: %lld examples, %lld steps%s\n",
-                             type == "resume" ? "resuming" : "starting",
-                             e.value("method", "").c_str(),
-                             static_cast<long long>(e.value("train_examples", int64_t{0})),
-                             static_cast<long long>(total),
-                             type == "resume"
-                                 ? (" (from step " + std::to_string(first_step) + ")").c_str()
-                                 : "");
+                std::fprintf(
+                    stderr, "llmtune: %s %s training: %lld examples, %lld steps%s\n",
+                    type == "resume" ? "resuming" : "starting", e.value("method", "").c_str(),
+                    static_cast<long long>(e.value("train_examples", int64_t{0})),
+                    static_cast<long long>(total),
+                    type == "resume" ? (" (from step " + std::to_string(first_step) + ")").c_str()
+                                     : "");
                 if (e.value("truncated_examples", int64_t{0}) > 0)
-                    std::fprintf(stderr, "llmtune: %lld examples truncated to max_seq_len (%lld tokens cut)\n",
-                                 static_cast<long long>(e.value("truncated_examples", int64_t{0})),
-                                 static_cast<long long>(e.value("truncated_tokens", int64_t{0})));
+                    std::fprintf(
+                        stderr,
+                        "llmtune: %lld examples truncated to max_seq_len (%lld tokens cut)\n",
+                        static_cast<long long>(e.value("truncated_examples", int64_t{0})),
+                        static_cast<long long>(e.value("truncated_tokens", int64_t{0})));
                 if (e.value("dropped_examples_without_targets", int64_t{0}) > 0)
                     std::fprintf(stderr, "llmtune: %lld examples skipped: no token to train on\n",
                                  static_cast<long long>(
@@ -116,14 +116,15 @@ void register_train(CLI::App& app) {
                 bar->advance();
             } else if (type == "eval") {
                 if (bar) bar->finish();
-                std::fprintf(stderr, "llmtune: step %lld: valid_loss %.4f valid_mean_token_accuracy %.4f\n",
+                std::fprintf(stderr,
+                             "llmtune: step %lld: valid_loss %.4f valid_mean_token_accuracy %.4f\n",
                              static_cast<long long>(e.value("step", int64_t{0})),
-                             e.value("valid_loss", 0.0),
-                             e.value("valid_mean_token_accuracy", 0.0));
+                             e.value("valid_loss", 0.0), e.value("valid_mean_token_accuracy", 0.0));
                 // A new bar for the remaining steps (the old one was closed by the line above).
                 const int64_t step = e.value("step", int64_t{0});
                 const int64_t total = e.value("total_steps", int64_t{0});
-                if (step < total) bar = std::make_unique<Progress>("training", total - step, "steps");
+                if (step < total)
+                    bar = std::make_unique<Progress>("training", total - step, "steps");
             } else if (type == "end" || type == "interrupted" || type == "error") {
                 if (bar) bar->finish();
             }

@@ -65,8 +65,8 @@ ordered_json TrainerState::to_json() const {
     j["position"] = {{"epoch", position.epoch}, {"batch", position.batch}};
     j["tokens_seen"] = tokens_seen;
     j["elapsed_s"] = elapsed_s;
-    j["best_valid_loss"] = std::isnan(best_valid_loss) ? ordered_json(nullptr)
-                                                       : ordered_json(best_valid_loss);
+    j["best_valid_loss"] =
+        std::isnan(best_valid_loss) ? ordered_json(nullptr) : ordered_json(best_valid_loss);
     j["evals_without_improvement"] = evals_without_improvement;
     j["config_hash"] = config_hash;
     j["model_sha256"] = model_sha256;
@@ -183,7 +183,8 @@ void prune_checkpoints(const std::string& checkpoints_dir, int64_t keep) {
             // in case another trainer shares the directory (which it should not).
             const std::string suffix = "." + std::to_string(static_cast<long>(::getpid()));
             const std::string n = e.path().filename().string();
-            if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+            if (n.size() > suffix.size() &&
+                n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
                 remove_quietly(e.path().string());
         }
 }
@@ -222,9 +223,8 @@ TrainerState read_trainer_state(const std::string& checkpoint_dir) {
 
 void load_checkpoint_weights(const std::string& checkpoint_dir, const CheckpointModel& m) {
     LLMTUNE_ASSERT(m.lm && m.optimizer, "the trainer passes its model and optimizer");
-    const std::string weights_path = m.lora
-                                         ? checkpoint_dir + "/adapter/adapter_model.safetensors"
-                                         : checkpoint_dir + "/model.safetensors";
+    const std::string weights_path = m.lora ? checkpoint_dir + "/adapter/adapter_model.safetensors"
+                                            : checkpoint_dir + "/model.safetensors";
     const std::string prefix = m.lora ? model::kPeftKeyPrefix : "";
     auto file = model::SafetensorsFile::open(weights_path);
 
@@ -252,8 +252,9 @@ void load_checkpoint_weights(const std::string& checkpoint_dir, const Checkpoint
         std::string msg = weights_path + " does not match the model being trained:";
         for (const auto& p : problems)
             msg += "\n  " + p;
-        throw_invalid(msg, "resume with the configuration (method, LoRA targets and rank) that "
-                           "wrote the checkpoint");
+        throw_invalid(msg,
+                      "resume with the configuration (method, LoRA targets and rank) that "
+                      "wrote the checkpoint");
     }
     const auto opt_state = model::SafetensorsFile::open(checkpoint_dir + "/optimizer.safetensors");
     model::NamedTensors opt;

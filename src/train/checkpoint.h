@@ -79,9 +79,9 @@ void prune_checkpoints(const std::string& checkpoints_dir, int64_t keep);
 // What a checkpoint saves: the trainable weights, the optimizer and the RNG.
 struct CheckpointModel {
     model::CausalLM* lm = nullptr;
-    bool lora = true;                  // adapter/ vs model.safetensors
-    model::LoraConfig lora_config;     // with lora
-    std::string base_model_name;       // adapter_config.json's base_model_name_or_path
+    bool lora = true;               // adapter/ vs model.safetensors
+    model::LoraConfig lora_config;  // with lora
+    std::string base_model_name;    // adapter_config.json's base_model_name_or_path
     AdamW* optimizer = nullptr;
 };
 

@@ -13,7 +13,7 @@ std::string sha256_file(const std::string& path);
 std::string sha256_text(const std::string& text);
 
 struct FileHash {
-    std::string file;    // the name relative to the hashed directory (or the path given)
+    std::string file;  // the name relative to the hashed directory (or the path given)
     uint64_t bytes = 0;
     std::string sha256;
 };

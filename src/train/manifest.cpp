@@ -58,8 +58,8 @@ ordered_json build_manifest(const ManifestInputs& in) {
     m["hyperparameters"] = in.config->to_json();
     m["training"] = in.training;
     m["final_metrics"] = in.final_metrics;
-    m["chat_template"] = in.chat_template.empty() ? ordered_json(nullptr)
-                                                  : ordered_json(in.chat_template);
+    m["chat_template"] =
+        in.chat_template.empty() ? ordered_json(nullptr) : ordered_json(in.chat_template);
     return m;
 }
 

@@ -50,9 +50,8 @@ MetricsLog::~MetricsLog() {
 }
 
 void MetricsLog::write(ordered_json event) {
-    const double now = std::chrono::duration<double>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     event["time"] = now;
     const std::string line = event.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     const ssize_t n = ::write(fd_, line.data(), line.size());

@@ -97,8 +97,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     for (size_t i = 1; i <= a.size(); ++i) {
         cur[0] = i;
         for (size_t j = 1; j <= b.size(); ++j)
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1,
-                               prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            cur[j] = std::min(
+                {prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
         std::swap(prev, cur);
     }
     return prev[b.size()];
@@ -126,8 +126,7 @@ class Reader {
     bool object(const json& value, const std::string& path, const std::vector<std::string>& known) {
         if (!value.is_object()) {
             problem(path.empty() ? "(top level)" : path,
-                    std::string("expected a mapping of settings, found ") +
-                        json_type_name(value));
+                    std::string("expected a mapping of settings, found ") + json_type_name(value));
             return false;
         }
         for (const auto& [key, v] : value.items()) {
@@ -273,9 +272,8 @@ std::vector<std::string> range_problems(const TrainConfig& c) {
     if (m != "lora" && m != "full")
         bad("training.method", "must be lora or full (got '" + m + "')");
     if (m == "full" && c.model.dtype != "f32")
-        bad("model.dtype",
-            "full fine-tuning trains the base weights, which must be f32 (got '" + c.model.dtype +
-                "'); bf16 is for the frozen base under LoRA");
+        bad("model.dtype", "full fine-tuning trains the base weights, which must be f32 (got '" +
+                               c.model.dtype + "'); bf16 is for the frozen base under LoRA");
 
     if (c.lora.r < 1) bad("lora.r", "must be >= 1 (got " + std::to_string(c.lora.r) + ")");
     if (!(c.lora.alpha > 0) || !std::isfinite(c.lora.alpha))
@@ -283,8 +281,8 @@ std::vector<std::string> range_problems(const TrainConfig& c) {
     if (!(c.lora.dropout >= 0 && c.lora.dropout < 1))
         bad("lora.dropout", "must be in [0, 1) (got " + fmt(c.lora.dropout) + ")");
     static const std::set<std::string> targets = {
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
-        "q",      "k",      "v",      "o",      "gate",      "up",      "down",  "all-linear"};
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "q",
+        "k",      "v",      "o",      "gate",   "up",        "down",    "all-linear"};
     if (c.lora.target_modules.empty()) bad("lora.target_modules", "must name at least one module");
     for (size_t i = 0; i < c.lora.target_modules.size(); ++i)
         if (!targets.count(c.lora.target_modules[i]))
@@ -297,9 +295,11 @@ std::vector<std::string> range_problems(const TrainConfig& c) {
         if (c.data.train[i].empty())
             bad("data.train[" + std::to_string(i) + "]", "must not be empty");
     if (!(c.data.validation_split >= 0 && c.data.validation_split < 1))
-        bad("data.validation_split", "must be in [0, 1) (got " + fmt(c.data.validation_split) + ")");
+        bad("data.validation_split",
+            "must be in [0, 1) (got " + fmt(c.data.validation_split) + ")");
     if (!c.data.validation.empty() && c.data.validation_split > 0)
-        bad("data.validation_split", "give either data.validation or data.validation_split, not both");
+        bad("data.validation_split",
+            "give either data.validation or data.validation_split, not both");
     if (c.data.max_seq_len < 2 || c.data.max_seq_len > (1 << 20))
         bad("data.max_seq_len",
             "must be in [2, 1048576] (got " + std::to_string(c.data.max_seq_len) + ")");
@@ -314,7 +314,8 @@ std::vector<std::string> range_problems(const TrainConfig& c) {
         bad("training.gradient_accumulation_steps",
             "must be >= 1 (got " + std::to_string(t.gradient_accumulation_steps) + ")");
     if (!(t.learning_rate > 0) || !std::isfinite(t.learning_rate))
-        bad("training.learning_rate", "must be a finite number > 0 (got " + fmt(t.learning_rate) + ")");
+        bad("training.learning_rate",
+            "must be a finite number > 0 (got " + fmt(t.learning_rate) + ")");
     if (t.lr_scheduler_type != "constant" && t.lr_scheduler_type != "linear" &&
         t.lr_scheduler_type != "cosine")
         bad("training.lr_scheduler_type",
@@ -338,7 +339,8 @@ std::vector<std::string> range_problems(const TrainConfig& c) {
     if (!(t.adam_epsilon > 0) || !std::isfinite(t.adam_epsilon))
         bad("training.adam_epsilon", "must be > 0 (got " + fmt(t.adam_epsilon) + ")");
     if (!(t.max_grad_norm >= 0) || !std::isfinite(t.max_grad_norm))
-        bad("training.max_grad_norm", "must be >= 0, 0 = no clipping (got " + fmt(t.max_grad_norm) + ")");
+        bad("training.max_grad_norm",
+            "must be >= 0, 0 = no clipping (got " + fmt(t.max_grad_norm) + ")");
 
     const auto& e = c.eval;
     if (e.eval_steps < 0)
@@ -463,7 +465,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& sourc
     TrainConfig c;
     Reader r(lines, problems);
     if (r.object(root, "", {"model", "lora", "data", "training", "eval", "output", "threads"})) {
-        if (const json* m = r.child(root, "model"); m && r.object(*m, "model", {"path", "dtype", "device"})) {
+        if (const json* m = r.child(root, "model");
+            m && r.object(*m, "model", {"path", "dtype", "device"})) {
             r.get(*m, "model", "path", c.model.path);
             r.get(*m, "model", "dtype", c.model.dtype);
             r.get(*m, "model", "device", c.model.device);
@@ -489,12 +492,12 @@ TrainConfig parse_train_config(const std::string& text, const std::string& sourc
             r.get(*d, "data", "honour_weights", c.data.honour_weights);
         }
         if (const json* t = r.child(root, "training");
-            t && r.object(*t, "training",
-                          {"method", "epochs", "max_steps", "batch_size",
-                           "gradient_accumulation_steps", "learning_rate", "lr_scheduler_type",
-                           "warmup_steps", "warmup_ratio", "min_lr_ratio", "weight_decay",
-                           "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "seed",
-                           "gradient_checkpointing"})) {
+            t &&
+            r.object(*t, "training",
+                     {"method", "epochs", "max_steps", "batch_size", "gradient_accumulation_steps",
+                      "learning_rate", "lr_scheduler_type", "warmup_steps", "warmup_ratio",
+                      "min_lr_ratio", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon",
+                      "max_grad_norm", "seed", "gradient_checkpointing"})) {
             auto& s = c.training;
             const std::string p = "training";
             r.get(*t, p, "method", s.method);

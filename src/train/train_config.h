@@ -45,23 +45,23 @@ struct DataSettings {
 };
 
 struct TrainingSettings {
-    std::string method = "lora";             // lora | full
-    int64_t epochs = 3;                      // passes over the data, >= 1 (when max_steps is 0)
-    int64_t max_steps = 0;                   // optimizer steps; > 0 overrides epochs
-    int64_t batch_size = 4;                  // rows per micro-batch, >= 1
-    int64_t gradient_accumulation_steps = 1; // micro-batches per optimizer step, >= 1
-    double learning_rate = 1e-4;             // peak learning rate, > 0
-    std::string lr_scheduler_type = "linear";// constant | linear | cosine
-    int64_t warmup_steps = 0;                // linear warmup steps, >= 0
-    double warmup_ratio = 0.0;               // or this fraction of the total steps, [0, 1]
-    double min_lr_ratio = 0.0;               // cosine: final lr as a fraction of the peak
-    double weight_decay = 0.0;               // AdamW decoupled decay, >= 0
-    double adam_beta1 = 0.9;                 // [0, 1)
-    double adam_beta2 = 0.999;               // [0, 1)
-    double adam_epsilon = 1e-8;              // > 0
-    double max_grad_norm = 1.0;              // clip the gradient norm to this; 0 = no clipping
-    uint64_t seed = 42;                      // data order, LoRA init, dropout
-    bool gradient_checkpointing = false;     // recompute each decoder layer in backward
+    std::string method = "lora";               // lora | full
+    int64_t epochs = 3;                        // passes over the data, >= 1 (when max_steps is 0)
+    int64_t max_steps = 0;                     // optimizer steps; > 0 overrides epochs
+    int64_t batch_size = 4;                    // rows per micro-batch, >= 1
+    int64_t gradient_accumulation_steps = 1;   // micro-batches per optimizer step, >= 1
+    double learning_rate = 1e-4;               // peak learning rate, > 0
+    std::string lr_scheduler_type = "linear";  // constant | linear | cosine
+    int64_t warmup_steps = 0;                  // linear warmup steps, >= 0
+    double warmup_ratio = 0.0;                 // or this fraction of the total steps, [0, 1]
+    double min_lr_ratio = 0.0;                 // cosine: final lr as a fraction of the peak
+    double weight_decay = 0.0;                 // AdamW decoupled decay, >= 0
+    double adam_beta1 = 0.9;                   // [0, 1)
+    double adam_beta2 = 0.999;                 // [0, 1)
+    double adam_epsilon = 1e-8;                // > 0
+    double max_grad_norm = 1.0;                // clip the gradient norm to this; 0 = no clipping
+    uint64_t seed = 42;                        // data order, LoRA init, dropout
+    bool gradient_checkpointing = false;       // recompute each decoder layer in backward
 };
 
 struct EvalSettings {
@@ -73,9 +73,9 @@ struct EvalSettings {
 };
 
 struct OutputSettings {
-    std::string dir;              // output directory (required)
-    int64_t save_steps = 0;       // checkpoint every N optimizer steps (0 = only at the end)
-    int64_t save_total_limit = 0; // keep only the newest N checkpoints (0 = keep all)
+    std::string dir;               // output directory (required)
+    int64_t save_steps = 0;        // checkpoint every N optimizer steps (0 = only at the end)
+    int64_t save_total_limit = 0;  // keep only the newest N checkpoints (0 = keep all)
 };
 
 struct TrainConfig {
@@ -100,8 +100,8 @@ struct TrainConfig {
 // Parses YAML (.yaml/.yml) or JSON (.json) text; `source` names it in errors. `base_dir`
 // resolves relative paths (model.path, data.*, output.dir): the config file's directory.
 // invalid_input listing every bad key or value with its path.
-TrainConfig parse_train_config(const std::string& text, const std::string& source,
-                               bool is_yaml, const std::string& base_dir);
+TrainConfig parse_train_config(const std::string& text, const std::string& source, bool is_yaml,
+                               const std::string& base_dir);
 
 // Reads and parses a config file (the format from its extension: .yaml, .yml or .json).
 TrainConfig load_train_config(const std::string& path);

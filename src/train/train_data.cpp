@@ -89,10 +89,10 @@ DatasetFileInfo file_info(const std::string& role, const std::string& path, int6
     return f;
 }
 
-std::string no_examples_message(const std::string& what, int64_t records,
-                                const EncodeCounts& c, int64_t max_seq_len) {
-    std::string msg = what + ": none of the " + std::to_string(records) +
-                      " records has a token to train on";
+std::string no_examples_message(const std::string& what, int64_t records, const EncodeCounts& c,
+                                int64_t max_seq_len) {
+    std::string msg =
+        what + ": none of the " + std::to_string(records) + " records has a token to train on";
     if (c.no_targets_truncated > 0)
         msg += " (" + std::to_string(c.no_targets_truncated) +
                " lost every trained token to truncation at max_seq_len " +
@@ -110,8 +110,8 @@ PreparedData prepare_training_data(const TrainConfig& config) {
     eo.honour_weights = config.data.honour_weights;
     data::ExampleEncoder encoder(config.model.path, eo);
     {
-        auto summary = tokenizer::summarize_tokenizer(
-            tokenizer::find_tokenizer_files(config.model.path));
+        auto summary =
+            tokenizer::summarize_tokenizer(tokenizer::find_tokenizer_files(config.model.path));
         out.chat_template = summary.chat_template.value_or("");
     }
 
@@ -145,8 +145,8 @@ PreparedData prepare_training_data(const TrainConfig& config) {
         train_where = std::move(kept_where);
     } else if (!config.data.validation.empty()) {
         FileRecords fr = read_records(config.data.validation);
-        out.files.push_back(
-            file_info("validation", config.data.validation, static_cast<int64_t>(fr.records.size())));
+        out.files.push_back(file_info("validation", config.data.validation,
+                                      static_cast<int64_t>(fr.records.size())));
         valid_records = std::move(fr.records);
         for (auto& w : fr.where)
             valid_where.push_back({out.files.size() - 1, std::move(w)});
@@ -158,20 +158,22 @@ PreparedData prepare_training_data(const TrainConfig& config) {
     out.truncated_tokens = tc.truncated_tokens;
     out.dropped_no_targets = tc.no_targets;
     if (out.train.empty())
-        throw_invalid(no_examples_message("training data", static_cast<int64_t>(train_records.size()),
-                                          tc, config.data.max_seq_len),
-                      tc.no_targets_truncated > 0
-                          ? "raise data.max_seq_len or shorten the prompts"
-                          : "chat records need assistant messages with weight 1 (or set "
-                            "data.train_on_inputs: true)");
+        throw_invalid(
+            no_examples_message("training data", static_cast<int64_t>(train_records.size()), tc,
+                                config.data.max_seq_len),
+            tc.no_targets_truncated > 0
+                ? "raise data.max_seq_len or shorten the prompts"
+                : "chat records need assistant messages with weight 1 (or set "
+                  "data.train_on_inputs: true)");
     if (!valid_records.empty()) {
         EncodeCounts vc;
-        out.validation = encode_all(encoder, valid_records, valid_where, out.files, "validation", vc);
+        out.validation =
+            encode_all(encoder, valid_records, valid_where, out.files, "validation", vc);
         if (out.validation.empty())
-            throw_invalid(no_examples_message("validation data",
-                                              static_cast<int64_t>(valid_records.size()), vc,
-                                              config.data.max_seq_len),
-                          "give validation records with assistant answers");
+            throw_invalid(
+                no_examples_message("validation data", static_cast<int64_t>(valid_records.size()),
+                                    vc, config.data.max_seq_len),
+                "give validation records with assistant answers");
     } else if (!config.data.validation.empty()) {
         throw_invalid(config.data.validation + " holds no records", "give a non-empty file");
     }

@@ -10,7 +10,10 @@ namespace llmtune::train {
 
 StepRunner::StepRunner(model::CausalLM& lm, AdamW& optimizer, const LrSchedule& schedule,
                        double max_grad_norm, GradientSync& sync)
-    : lm_(lm), optimizer_(optimizer), schedule_(schedule), max_grad_norm_(max_grad_norm),
+    : lm_(lm),
+      optimizer_(optimizer),
+      schedule_(schedule),
+      max_grad_norm_(max_grad_norm),
       sync_(sync) {
     for (const auto& [name, t] : optimizer.params())
         params_.push_back(t);

@@ -23,13 +23,13 @@
 namespace llmtune::train {
 
 struct StepOutput {
-    double loss = 0;          // mean over the step's target tokens
-    double accuracy = 0;      // fraction of target tokens whose argmax logit is the target
+    double loss = 0;      // mean over the step's target tokens
+    double accuracy = 0;  // fraction of target tokens whose argmax logit is the target
     int64_t target_tokens = 0;
-    int64_t tokens = 0;       // non-padding tokens processed
-    double grad_norm = 0;     // before clipping
-    double lr = 0;            // the learning rate this step used
-    bool finite = true;       // false: loss or gradient not finite; no update was made
+    int64_t tokens = 0;    // non-padding tokens processed
+    double grad_norm = 0;  // before clipping
+    double lr = 0;         // the learning rate this step used
+    bool finite = true;    // false: loss or gradient not finite; no update was made
 };
 
 class StepRunner {

@@ -121,7 +121,9 @@ std::string fmt_loss(double v) {
 class Trainer {
   public:
     Trainer(const TrainConfig& config, const ResumeOptions& resume, const TrainerHooks& hooks)
-        : config_(config), resume_(resume), hooks_(hooks),
+        : config_(config),
+          resume_(resume),
+          hooks_(hooks),
           sync_(hooks.sync ? hooks.sync : &local_sync_) {}
 
     TrainResult run();
@@ -168,7 +170,8 @@ void Trainer::log(ordered_json event) {
 void Trainer::prepare() {
     validate_train_config(config_);
     if (!fs::is_directory(config_.model.path))
-        throw Error(ErrorKind::not_found, "model.path " + config_.model.path + " is not a directory",
+        throw Error(ErrorKind::not_found,
+                    "model.path " + config_.model.path + " is not a directory",
                     "point model.path at a Hugging Face model directory");
     if (!resume_.resume && holds_run(out_dir_))
         throw Error(ErrorKind::conflict, "output.dir " + out_dir_ + " already holds a training run",
@@ -200,9 +203,8 @@ void Trainer::prepare() {
 
     layout_.packing = config_.data.packing;
     layout_.max_seq_len = config_.data.max_seq_len;
-    layout_.pad_id = static_cast<int32_t>(
-        model_cfg_.pad_token_id.value_or(model_cfg_.eos_token_ids.empty() ? 0
-                                                                          : model_cfg_.eos_token_ids[0]));
+    layout_.pad_id = static_cast<int32_t>(model_cfg_.pad_token_id.value_or(
+        model_cfg_.eos_token_ids.empty() ? 0 : model_cfg_.eos_token_ids[0]));
     layout_.bias_dtype = lo.dtype;
     layout_.sliding_window = model_cfg_.sliding_window;
     layout_.device = lo.device;
@@ -216,8 +218,8 @@ void Trainer::prepare() {
     ac.weight_decay = t.weight_decay;
     optimizer_ = std::make_unique<AdamW>(trainable_parameters(*lm_, lora_), ac);
 
-    order_ = std::make_unique<DataOrder>(static_cast<int64_t>(train_rows_.size()), t.batch_size,
-                                         t.seed);
+    order_ =
+        std::make_unique<DataOrder>(static_cast<int64_t>(train_rows_.size()), t.batch_size, t.seed);
     const int64_t steps_per_epoch =
         (order_->batches_per_epoch() + t.gradient_accumulation_steps - 1) /
         t.gradient_accumulation_steps;
@@ -251,8 +253,8 @@ void Trainer::restore() {
     for (const auto& d : json_differences(saved.datasets, state_.datasets, "dataset sha256"))
         diffs.push_back(d);
     if (!diffs.empty()) {
-        std::string msg = "cannot resume from " + ref.dir +
-                          ": the run's settings differ from the checkpoint's:";
+        std::string msg =
+            "cannot resume from " + ref.dir + ": the run's settings differ from the checkpoint's:";
         for (const auto& d : diffs)
             msg += "\n  " + d;
         throw Error(ErrorKind::conflict, msg,
@@ -263,8 +265,8 @@ void Trainer::restore() {
     load_checkpoint_weights(ref.dir, cm);
     if (optimizer_->step_count() != saved.step)
         throw_invalid(ref.dir + ": the optimizer state has " +
-                          std::to_string(optimizer_->step_count()) + " steps but trainer_state.json says " +
-                          std::to_string(saved.step),
+                          std::to_string(optimizer_->step_count()) +
+                          " steps but trainer_state.json says " + std::to_string(saved.step),
                       "the checkpoint is damaged; resume from an earlier one");
     order_->seek(saved.position);
     saved.config = state_.config;
@@ -291,7 +293,8 @@ void Trainer::evaluate_now() {
     const int64_t bs = config_.training.batch_size;
     for (size_t begin = 0; begin < valid_rows_.size(); begin += static_cast<size_t>(bs)) {
         std::vector<int64_t> ids;
-        for (size_t i = begin; i < std::min(valid_rows_.size(), begin + static_cast<size_t>(bs)); ++i)
+        for (size_t i = begin; i < std::min(valid_rows_.size(), begin + static_cast<size_t>(bs));
+             ++i)
             ids.push_back(static_cast<int64_t>(i));
         batches.push_back(build_batch(data_.validation, valid_rows_, ids, layout_));
     }
@@ -324,8 +327,8 @@ void Trainer::fail_non_finite(const StepOutput& out) {
     log({{"type", "error"},
          {"step", step},
          {"message", "non-finite training: " + what},
-         {"last_checkpoint", last_checkpoint_.empty() ? ordered_json(nullptr)
-                                                      : ordered_json(last_checkpoint_)}});
+         {"last_checkpoint",
+          last_checkpoint_.empty() ? ordered_json(nullptr) : ordered_json(last_checkpoint_)}});
     throw_invalid("training diverged at step " + std::to_string(step) + ": " + what +
                       " (learning rate " + fmt_loss(out.lr) + "); last good checkpoint: " + ckpt,
                   "lower training.learning_rate or set training.max_grad_norm; " +
@@ -352,7 +355,8 @@ TrainResult Trainer::run() {
          {"truncated_examples", data_.truncated_examples},
          {"truncated_tokens", data_.truncated_tokens},
          {"dropped_examples_without_targets", data_.dropped_no_targets},
-         {"trainable_parameters", [&] {
+         {"trainable_parameters",
+          [&] {
               int64_t n = 0;
               for (const auto& [name, p] : optimizer_->params())
                   n += p.numel();
@@ -369,8 +373,7 @@ TrainResult Trainer::run() {
     try {
         while (state_.step < state_.total_steps) {
             if (hooks_.stop && hooks_.stop->load()) {
-                const std::string dir =
-                    last_saved_step_ == state_.step ? last_checkpoint_ : save();
+                const std::string dir = last_saved_step_ == state_.step ? last_checkpoint_ : save();
                 log({{"type", "interrupted"}, {"step", state_.step}, {"checkpoint", dir}});
                 throw Error(ErrorKind::cancelled,
                             "training stopped on request at step " + std::to_string(state_.step) +
@@ -381,7 +384,8 @@ TrainResult Trainer::run() {
             const auto step_start = Clock::now();
             std::vector<Batch> micro;
             for (int64_t k = 0; k < t.gradient_accumulation_steps; ++k) {
-                micro.push_back(build_batch(data_.train, train_rows_, order_->next_batch(), layout_));
+                micro.push_back(
+                    build_batch(data_.train, train_rows_, order_->next_batch(), layout_));
                 if (order_->position().batch == 0) break;  // a step never spans two epochs
             }
             const StepOutput out = runner.step(micro);
@@ -417,8 +421,9 @@ TrainResult Trainer::run() {
             if (have_valid && config_.eval.eval_steps > 0 &&
                 state_.step % config_.eval.eval_steps == 0) {
                 evaluate_now();
-                stop_early = config_.eval.early_stopping_patience > 0 &&
-                             state_.evals_without_improvement >= config_.eval.early_stopping_patience;
+                stop_early =
+                    config_.eval.early_stopping_patience > 0 &&
+                    state_.evals_without_improvement >= config_.eval.early_stopping_patience;
             }
             if (config_.output.save_steps > 0 && state_.step % config_.output.save_steps == 0 &&
                 state_.step < state_.total_steps)
@@ -477,8 +482,9 @@ TrainResult Trainer::run() {
                 log({{"type", "error"},
                      {"step", state_.step},
                      {"message", e.message()},
-                     {"last_checkpoint", last_checkpoint_.empty() ? ordered_json(nullptr)
-                                                                  : ordered_json(last_checkpoint_)}});
+                     {"last_checkpoint", last_checkpoint_.empty()
+                                             ? ordered_json(nullptr)
+                                             : ordered_json(last_checkpoint_)}});
             } catch (...) {
                 // The log itself may be what failed (a full disk); the error still propagates.
             }

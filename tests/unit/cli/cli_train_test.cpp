@@ -67,7 +67,8 @@ TEST(CliTrain, ShortRunThenResumeOfAFinishedRun) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("trained 2/2 steps (completed)"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("train_loss "), std::string::npos) << r.out;
-    EXPECT_NE(r.err.find("starting lora training: 4 examples, 2 steps"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("starting lora training: 4 examples, 2 steps"), std::string::npos)
+        << r.err;
 
     // The same output directory again without --resume is refused.
     r = run_command(bin() + " train " + d.file("c.json"));

@@ -143,9 +143,7 @@ TEST(Checkpoint, FullCheckpointAndMismatchedModelIsRefused) {
 
 TEST(Checkpoint, AFailedWriteLeavesThePreviousCheckpointAsTheLatest) {
     test::TempDir dir;
-    auto fill_ok = [](const std::string& d) {
-        test::write_file(d + "/trainer_state.json", "{}");
-    };
+    auto fill_ok = [](const std::string& d) { test::write_file(d + "/trainer_state.json", "{}"); };
     commit_checkpoint_dir(dir.path(), 2, fill_ok);
     // The writer fails half-way (as a full disk would): one file written, then an error.
     try {

@@ -105,8 +105,9 @@ TEST(TrainConfig, QuotedScalarsStayStrings) {
 TEST(TrainConfig, UnknownKeysAreRefusedWithASuggestion) {
     std::string err = parse_error(std::string(kMinimal) +
                                   "training: {learning_rat: 0.1, batch_size: 2}\nextra: 1\n");
-    EXPECT_NE(err.find("training.learning_rat (line 4): unknown key (did you mean 'learning_rate'?)"),
-              std::string::npos)
+    EXPECT_NE(
+        err.find("training.learning_rat (line 4): unknown key (did you mean 'learning_rate'?)"),
+        std::string::npos)
         << err;
     EXPECT_NE(err.find("extra (line 5): unknown key"), std::string::npos) << err;
     EXPECT_NE(err.find("2 problems"), std::string::npos) << err;
@@ -114,7 +115,8 @@ TEST(TrainConfig, UnknownKeysAreRefusedWithASuggestion) {
     err = parse_error(R"({"model": {"path": "m", "dtyp": "f32"}, "data": {"train": "t"},
                           "output": {"dir": "o"}})",
                       false);
-    EXPECT_NE(err.find("model.dtyp: unknown key (did you mean 'dtype'?)"), std::string::npos) << err;
+    EXPECT_NE(err.find("model.dtyp: unknown key (did you mean 'dtype'?)"), std::string::npos)
+        << err;
 }
 
 TEST(TrainConfig, EveryOutOfRangeValueIsReportedAtOnce) {
@@ -139,14 +141,28 @@ output: {dir: o, save_steps: -1}
 threads: -3
 )";
     std::string err = parse_error(text);
-    for (const char* key :
-         {"model.dtype", "model.device", "lora.r", "lora.alpha", "lora.dropout",
-          "lora.target_modules[1]", "data.validation_split", "data.max_seq_len", "training.epochs",
-          "training.batch_size", "training.gradient_accumulation_steps", "training.learning_rate",
-          "training.lr_scheduler_type", "training.warmup_steps", "training.weight_decay",
-          "training.adam_beta1", "training.adam_beta2", "training.adam_epsilon",
-          "training.max_grad_norm", "eval.eval_steps",
-          "output.save_steps", "threads"})
+    for (const char* key : {"model.dtype",
+                            "model.device",
+                            "lora.r",
+                            "lora.alpha",
+                            "lora.dropout",
+                            "lora.target_modules[1]",
+                            "data.validation_split",
+                            "data.max_seq_len",
+                            "training.epochs",
+                            "training.batch_size",
+                            "training.gradient_accumulation_steps",
+                            "training.learning_rate",
+                            "training.lr_scheduler_type",
+                            "training.warmup_steps",
+                            "training.weight_decay",
+                            "training.adam_beta1",
+                            "training.adam_beta2",
+                            "training.adam_epsilon",
+                            "training.max_grad_norm",
+                            "eval.eval_steps",
+                            "output.save_steps",
+                            "threads"})
         EXPECT_NE(err.find(std::string("\n  ") + key), std::string::npos) << key << "\n" << err;
     // Line numbers point into the YAML.
     EXPECT_NE(err.find("training.learning_rate (line 9): must be a finite number > 0 (got -0.001)"),
@@ -164,7 +180,8 @@ TEST(TrainConfig, RequiredSettingsAndTypes) {
     EXPECT_NE(err.find("training.epochs (line 4): expected an integer, found a number 1.5"),
               std::string::npos)
         << err;
-    EXPECT_NE(err.find("training.seed (line 4): expected a non-negative integer"), std::string::npos)
+    EXPECT_NE(err.find("training.seed (line 4): expected a non-negative integer"),
+              std::string::npos)
         << err;
     err = parse_error(std::string(kMinimal) + "data: {packing: yes}\n");
     EXPECT_NE(err.find("duplicate key"), std::string::npos) << err;
@@ -181,14 +198,17 @@ TEST(TrainConfig, RequiredSettingsAndTypes) {
 TEST(TrainConfig, CombinationsThatCannotWork) {
     std::string err = parse_error(std::string(kMinimal) + "training: {method: full}\n");
     EXPECT_EQ(err, "");  // full with the default f32 is fine
-    err = parse_error("model: {path: m, dtype: bf16}\ndata: {train: t}\noutput: {dir: o}\n"
-                      "training: {method: full}\n");
-    EXPECT_NE(err.find("model.dtype (line 1): full fine-tuning trains the base weights"), std::string::npos)
+    err = parse_error(
+        "model: {path: m, dtype: bf16}\ndata: {train: t}\noutput: {dir: o}\n"
+        "training: {method: full}\n");
+    EXPECT_NE(err.find("model.dtype (line 1): full fine-tuning trains the base weights"),
+              std::string::npos)
         << err;
     err = parse_error(std::string(kMinimal) + "training: {warmup_steps: 3, warmup_ratio: 0.1}\n");
     EXPECT_NE(err.find("not both"), std::string::npos) << err;
-    err = parse_error("model: {path: m}\ndata: {train: t, validation: v, validation_split: 0.1}\n"
-                      "output: {dir: o}\n");
+    err = parse_error(
+        "model: {path: m}\ndata: {train: t, validation: v, validation_split: 0.1}\n"
+        "output: {dir: o}\n");
     EXPECT_NE(err.find("data.validation_split"), std::string::npos) << err;
     err = parse_error(std::string(kMinimal) + "eval: {early_stopping_patience: 3}\n");
     EXPECT_NE(err.find("early stopping watches valid_loss"), std::string::npos) << err;

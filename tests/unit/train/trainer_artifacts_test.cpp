@@ -97,9 +97,9 @@ TEST(TrainerArtifacts, LoraRunWritesAdapterManifestEventsAndCheckpoints) {
         const std::string type = e["type"];
         if (type == "train") {
             train_steps.insert(e["step"].get<int64_t>());
-            for (const char* k : {"step", "total_steps", "epoch", "train_loss",
-                                  "train_mean_token_accuracy", "lr", "grad_norm", "tokens_per_s",
-                                  "elapsed_s", "eta_s", "time"})
+            for (const char* k :
+                 {"step", "total_steps", "epoch", "train_loss", "train_mean_token_accuracy", "lr",
+                  "grad_norm", "tokens_per_s", "elapsed_s", "eta_s", "time"})
                 EXPECT_TRUE(e.contains(k)) << k;
             EXPECT_GT(e["train_loss"].get<double>(), 0.0);
         } else if (type == "eval") {
@@ -116,8 +116,8 @@ TEST(TrainerArtifacts, LoraRunWritesAdapterManifestEventsAndCheckpoints) {
     EXPECT_EQ(m["method"], "lora");
     const std::string commit = m["git_commit"];
     ASSERT_EQ(commit.size(), 40u) << commit;
-    auto git = test::run_command("git -C '" + std::string(LLMTUNE_SOURCE_DIR) + "' cat-file -t " +
-                                 commit);
+    auto git =
+        test::run_command("git -C '" + std::string(LLMTUNE_SOURCE_DIR) + "' cat-file -t " + commit);
     EXPECT_EQ(git.out, "commit\n") << "git_commit is not a commit of this repository";
     EXPECT_EQ(m["llmtune_version"], "0.1.0");
     EXPECT_EQ(m["base_model"]["files"][0]["file"], "model.safetensors");
@@ -134,13 +134,13 @@ TEST(TrainerArtifacts, LoraRunWritesAdapterManifestEventsAndCheckpoints) {
     EXPECT_EQ(m["hyperparameters"], json(c.to_json()));
     EXPECT_EQ(m["training"]["steps"], 4);
     EXPECT_EQ(m["training"]["valid_examples"], 3);
-    for (const char* k : {"train_loss", "train_mean_token_accuracy", "valid_loss",
-                          "valid_mean_token_accuracy"})
+    for (const char* k :
+         {"train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy"})
         EXPECT_TRUE(m["final_metrics"].contains(k)) << k;
     const std::string tpl = m["chat_template"];
     EXPECT_NE(tpl.find("[INST]"), std::string::npos);  // the Llama 2 template of the tokenizer
-    EXPECT_EQ(m["output"], json({"adapter_config.json", "adapter_model.safetensors",
-                                 "manifest.json"}));
+    EXPECT_EQ(m["output"],
+              json({"adapter_config.json", "adapter_model.safetensors", "manifest.json"}));
 }
 
 TEST(TrainerArtifacts, FullRunWritesALoadableModelDirectory) {
@@ -159,7 +159,6 @@ TEST(TrainerArtifacts, FullRunWritesALoadableModelDirectory) {
     const json m = read_json_file(d.file("out/manifest.json"));
     EXPECT_EQ(m["method"], "full");
 }
-
 
 TEST(TrainerArtifacts, ManifestCountsExamplesPerFile) {
     test::TempDir d;

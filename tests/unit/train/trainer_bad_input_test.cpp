@@ -94,8 +94,8 @@ TEST_F(TrainerBadInput, HyperparametersOutOfRange) {
         c.training.batch_size = -1;
     });
     EXPECT_EQ(e.kind(), ErrorKind::invalid_input);
-    for (const char* k : {"training.learning_rate", "training.adam_beta2", "lora.r",
-                          "training.batch_size"})
+    for (const char* k :
+         {"training.learning_rate", "training.adam_beta2", "lora.r", "training.batch_size"})
         EXPECT_NE(e.message().find(k), std::string::npos) << k << "\n" << e.message();
     // Warmup longer than the run is caught by the schedule with the run's length.
     e = error_of(chat_data(2), [](TrainConfig& c) { c.training.warmup_steps = 50; });

@@ -117,8 +117,8 @@ TEST_F(TrainerKill, SigkillBetweenCheckpointsThenResume) {
 TEST_F(TrainerKill, SigtermWritesACheckpointAndExitsCleanly) {
     write_config("termed");
     const std::string out = dir_.file("termed");
-    pid_t pid = spawn(train_cmd("termed", ">" + dir_.file("term.out") + " 2>" +
-                                              dir_.file("term.err")));
+    pid_t pid =
+        spawn(train_cmd("termed", ">" + dir_.file("term.out") + " 2>" + dir_.file("term.err")));
     ASSERT_TRUE(wait_for_step(pid, out, 1));
     kill(pid, SIGTERM);
     int status = 0;

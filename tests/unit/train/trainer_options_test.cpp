@@ -1,5 +1,6 @@
 // Trainer options end to end: early stopping, packing, a bf16 base under f32 adapters,
-// gradient checkpointing (same losses as without, dropout included), and a fresh start over a failed run.
+// gradient checkpointing (same losses as without, dropout included), and a fresh start over a
+// failed run.
 #include <gtest/gtest.h>
 
 #include <filesystem>
