@@ -9,7 +9,8 @@
 // attention score FLOPs (12 x layers x heads x head_dim x T: QK^T and PV, forward and their two
 // input gradients), k = 4 for a frozen base weight (forward + input gradient) and 6 for a
 // trained one (+ weight gradient), and GEMM FLOP/s measured in the same process, same dtype and
-// threads, on a matmul of the model's own shape.
+// threads, on a matmul of the model's own shape (sampled before and after the steps; the higher
+// sample counts).
 //
 // Each configuration runs in a fresh child process (this binary again, with --config), so its
 // peak RSS (VmHWM) is its own.

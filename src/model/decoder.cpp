@@ -40,7 +40,9 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
     // The scaling is folded into B (out, r) rather than applied to the (..., out) product: the
     // same value up to f32 rounding, at a fraction of the elementwise work forward and back.
     auto delta = torch::linear(torch::linear(xa, lora_A->weight), lora_B->weight * lora_scaling);
-    return y + delta.to(y.scalar_type());
+    // Added in place, in f32 and rounded once to y's dtype (as PEFT's result + lora term, then
+    // .to(result dtype)): no separate cast of the (..., out) term, no new tensor.
+    return y.add_(delta);
 }
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, torch::TensorOptions options) {
