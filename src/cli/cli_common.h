@@ -23,6 +23,7 @@ void register_data(CLI::App& app);  // data validate|convert|preview
 void register_train(CLI::App& app);
 void register_serve(CLI::App& app);  // the API server
 void register_export(CLI::App& app);
+void register_estimate(CLI::App& app);  // time, memory and cost before launch
 
 // Sets torch's intra-op threads; 0 means one per available core.
 void set_threads(int threads);

@@ -5,13 +5,93 @@
 
 #include "bench/data_bench.h"
 #include "bench/decode_bench.h"
+#include "bench/device_bench.h"
+#include "bench/estimate_bench.h"
 #include "bench/tokenize_bench.h"
 #include "bench/train_bench.h"
 #include "cli/cli_common.h"
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "model/loader.h"
+#include "train/hardware_profile.h"
 
 namespace llmtune::cli {
+
+namespace {
+
+std::string self_executable() {
+    char exe[4096];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) throw_io("cannot find this executable (/proc/self/exe)");
+    exe[n] = 0;
+    return exe;
+}
+
+// bench device and bench estimate: the estimator's hardware profile and its accuracy.
+void register_estimator_benches(CLI::App* bench) {
+    struct DeviceArgs {
+        std::string data_dir;
+        int threads = 2;
+    };
+    auto dv = std::make_shared<DeviceArgs>();
+    auto* device = bench->add_subcommand(
+        "device",
+        "Measure this machine for the estimator (GEMM FLOP/s in f32 and bf16 at --threads, read "
+        "bandwidth, RAM, the process's own RSS) and store it as <data-dir>/hardware/local.json");
+    device->add_option("--data-dir", dv->data_dir,
+                       "data dir (default: $LLMTUNE_DATA_DIR, else ./llmtune-data)");
+    device->add_option("--threads", dv->threads, "CPU threads (0 = one per core)")
+        ->capture_default_str();
+    device->callback([dv] {
+        set_threads(dv->threads);
+        const std::string dir = train::resolve_data_dir(dv->data_dir);
+        const train::HardwareProfile p = bench::measure_device();
+        train::save_local_profile(dir, p);
+        ordered_json out = p.to_json();
+        out["bench"] = "device";
+        out["saved_to"] = train::local_profile_path(dir);
+        std::printf("%s\n", out.dump(2).c_str());
+    });
+
+    struct EstimateArgs {
+        bench::EstimateBenchOptions o;
+        std::string fit_out;
+        std::string fit_in;
+    };
+    auto es = std::make_shared<EstimateArgs>();
+    auto* est = bench->add_subcommand(
+        "estimate",
+        "The estimator against real runs: each configuration trained by `llmtune train` in a "
+        "child process; predicted vs actual wall time and peak RSS, one JSON line each");
+    est->add_flag("--calibrate", es->o.calibrate,
+                  "run the calibration set (other shapes) instead of the evaluation set");
+    est->add_option("--only", es->o.only, "run only these configuration names");
+    est->add_option("--record", es->o.record,
+                    "append each run's measurement to this JSONL file (for --fit)");
+    est->add_option("--fit-file", es->o.fit_file,
+                    "predict with this step-time fit JSON instead of the built-in one");
+    est->add_option("--fit", es->fit_in,
+                    "no runs: fit the step-time model to this measurements file and print it");
+    est->add_option("--fit-out", es->fit_out, "with --fit: also write the fit to this file");
+    est->add_option("--data-dir", es->o.data_dir,
+                    "data dir of the local profile (default: $LLMTUNE_DATA_DIR, else "
+                    "./llmtune-data); measured first when missing");
+    est->add_option("--threads", es->o.threads, "CPU threads of every run")->capture_default_str();
+    est->callback([es] {
+        if (!es->fit_in.empty()) {
+            const train::StepTimeFit fit = bench::fit_from_measurements(es->fit_in);
+            const std::string text = fit.to_json().dump(2) + "\n";
+            if (!es->fit_out.empty()) write_file_atomic(es->fit_out, text);
+            std::printf("%s", text.c_str());
+            return;
+        }
+        if (!es->fit_out.empty()) usage_error("--fit-out needs --fit");
+        set_threads(es->o.threads);
+        bench::run_estimate_bench(es->o, self_executable());
+    });
+}
+
+}  // namespace
 
 void register_bench(CLI::App& app) {
     auto* bench = app.add_subcommand("bench",
@@ -123,6 +203,8 @@ void register_bench(CLI::App& app) {
         ->capture_default_str();
     train->add_option("--profile", tr->o.profile,
                       "with --config: write a chrome trace of the last timed step to this file");
+    register_estimator_benches(bench);
+
     train->callback([tr] {
         set_threads(tr->o.threads);
         if (!tr->config.empty()) {

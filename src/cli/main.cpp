@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
     register_data(app);
     register_train(app);
     register_export(app);
+    register_estimate(app);
     register_bench(app);
     register_serve(app);
 
