@@ -22,6 +22,7 @@ void register_chat(CLI::App& app);
 void register_data(CLI::App& app);  // data validate|convert|preview
 void register_train(CLI::App& app);
 void register_serve(CLI::App& app);  // the API server
+void register_worker(CLI::App& app);  // one training job for the server's scheduler
 void register_export(CLI::App& app);
 void register_estimate(CLI::App& app);  // time, memory and cost before launch
 

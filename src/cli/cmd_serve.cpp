@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/cli_common.h"
+#include "infer/inference_engine.h"
 #include "server/api_server.h"
 #include "server/server_config.h"
 #include "service/log.h"
@@ -42,7 +43,9 @@ void serve(const std::map<std::string, std::string>& flags) {
     scfg.models_dir = cfg.models_dir;
     scfg.file_workers = static_cast<size_t>(cfg.file_workers);
     service::Service svc(scfg);
-    server::ApiServer api(svc, cfg);
+    // Inference runs in this process (models in an LRU cache); training runs in workers.
+    auto engine = infer::make_local_engine({});
+    server::ApiServer api(svc, cfg, engine.get());
     int port = api.bind();
 
     std::string url = "http://" + cfg.host + ":" + std::to_string(port);

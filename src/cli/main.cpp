@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
     register_estimate(app);
     register_bench(app);
     register_serve(app);
+    register_worker(app);
 
     try {
         app.parse(argc, argv);

@@ -41,7 +41,8 @@ ApiError builtin_error(const httplib::Request& req, int status) {
 
 }  // namespace
 
-ApiServer::ApiServer(service::Service& svc, const ServerConfig& config)
+ApiServer::ApiServer(service::Service& svc, const ServerConfig& config,
+                     infer::InferenceEngine* engine)
     : svc_(svc),
       config_(config),
       http_(std::make_unique<httplib::Server>()),
@@ -103,6 +104,8 @@ ApiServer::ApiServer(service::Service& svc, const ServerConfig& config)
     register_file_routes(*router_, svc_, FileRouteOptions{config_.max_upload_bytes});
     register_model_routes(*router_, svc_);
     register_admin_routes(*router_, svc_);
+    register_job_routes(*router_, svc_);
+    if (engine) register_inference_routes(*router_, svc_, *engine);
 }
 
 ApiServer::~ApiServer() = default;

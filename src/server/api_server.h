@@ -19,6 +19,9 @@ class Server;
 namespace llmtune::service {
 class Service;
 }
+namespace llmtune::infer {
+class InferenceEngine;
+}
 
 namespace llmtune::server {
 
@@ -27,7 +30,10 @@ class Router;
 
 class ApiServer {
   public:
-    ApiServer(service::Service& svc, const ServerConfig& config);
+    // `engine` serves /v1/chat/completions and /v1/completions; without one those routes are
+    // not registered (404).
+    ApiServer(service::Service& svc, const ServerConfig& config,
+              infer::InferenceEngine* engine = nullptr);
     ~ApiServer();
 
     // Binds host:port; returns the port (the chosen one when port is 0). io error when the

@@ -7,6 +7,9 @@
 namespace llmtune::service {
 class Service;
 }
+namespace llmtune::infer {
+class InferenceEngine;
+}
 
 namespace llmtune::server {
 
@@ -21,6 +24,11 @@ struct FileRouteOptions {
 void register_file_routes(Router& router, service::Service& svc, FileRouteOptions options);
 // GET /v1/models, GET /v1/models/{id}
 void register_model_routes(Router& router, service::Service& svc);
+// /v1/fine_tuning/jobs and their events, checkpoints, cancel, pause, resume
+void register_job_routes(Router& router, service::Service& svc);
+// POST /v1/chat/completions and /v1/completions
+void register_inference_routes(Router& router, service::Service& svc,
+                               infer::InferenceEngine& engine);
 // /v1/organization/projects and their api_keys (admin key only)
 void register_admin_routes(Router& router, service::Service& svc);
 // GET /healthz, GET /metrics

@@ -188,7 +188,8 @@ class MetadataStore {
     virtual Page<JobRecord> list_jobs(const std::string& project_id, const JobListQuery& q) = 0;
     // Jobs in any of these statuses, all projects, oldest first (the durable queue).
     virtual std::vector<JobRecord> jobs_with_status(const std::vector<std::string>& statuses) = 0;
-    // Writes every mutable field of the job (status, progress, outcome, worker state).
+    // Writes every mutable field of the job (status, resolved spec, progress, outcome, worker
+    // state).
     virtual void update_job(const JobRecord& job) = 0;
     // The succeeded job whose fine-tuned model has this id, in this project.
     virtual std::optional<JobRecord> find_job_by_model(const std::string& project_id,

@@ -169,13 +169,14 @@ void SqliteStore::update_job(const JobRecord& j) {
                       "UPDATE jobs SET status = ?, finished_at = ?, estimated_finish = ?, "
                       "fine_tuned_model = ?, model_deleted = ?, trained_tokens = ?, last_step = ?, "
                       "error_code = ?, error_message = ?, error_param = ?, result_files_json = ?, "
-                      "attempts = ?, resume = ?, worker_pid = ?, stop_request = ? WHERE id = ?");
+                      "attempts = ?, resume = ?, worker_pid = ?, stop_request = ?, spec_json = ? "
+                      "WHERE id = ?");
     s.bind(1, j.status).bind(2, j.finished_at).bind(3, j.estimated_finish);
     s.bind(4, j.fine_tuned_model).bind(5, static_cast<int64_t>(j.model_deleted));
     s.bind(6, j.trained_tokens).bind(7, j.last_step).bind(8, j.error_code);
     s.bind(9, j.error_message).bind(10, j.error_param).bind(11, j.result_files_json);
     s.bind(12, j.attempts).bind(13, static_cast<int64_t>(j.resume)).bind(14, j.worker_pid);
-    s.bind(15, j.stop_request).bind(16, j.id);
+    s.bind(15, j.stop_request).bind(16, j.spec_json).bind(17, j.id);
     s.run();
     LLMTUNE_ASSERT(s.changes() == 1, "jobs are never deleted, so an update finds its row");
     tx.commit();

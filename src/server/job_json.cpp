@@ -1,0 +1,97 @@
+#include "server/job_json.h"
+
+#include "service/job_spec.h"
+
+namespace llmtune::server {
+
+namespace {
+
+ordered_json opt(const std::optional<int64_t>& v) {
+    return v ? ordered_json(*v) : ordered_json(nullptr);
+}
+
+ordered_json str_or_null(const std::string& s) {
+    return s.empty() ? ordered_json(nullptr) : ordered_json(s);
+}
+
+}  // namespace
+
+ordered_json job_json(const service::JobRecord& j) {
+    auto spec = service::JobSpec::from_json(ordered_json::parse(j.spec_json));
+    ordered_json out;
+    out["object"] = "fine_tuning.job";
+    out["id"] = j.id;
+    out["model"] = j.model;
+    out["created_at"] = j.created_at;
+    out["finished_at"] = opt(j.finished_at);
+    out["fine_tuned_model"] = str_or_null(j.fine_tuned_model);
+    out["organization_id"] = j.project_id;
+    out["result_files"] = ordered_json::parse(j.result_files_json);
+    out["status"] = j.status;
+    out["validation_file"] = str_or_null(j.validation_file);
+    out["training_file"] = j.training_file;
+    ordered_json method = spec.method_json();
+    out["hyperparameters"] = method["supervised"]["hyperparameters"];  // the legacy field
+    out["trained_tokens"] = j.status == service::kJobSucceeded || j.trained_tokens > 0
+                                ? ordered_json(j.trained_tokens)
+                                : ordered_json(nullptr);
+    out["error"] = j.error_code.empty()
+                       ? ordered_json(nullptr)
+                       : ordered_json{{"code", j.error_code},
+                                      {"message", j.error_message},
+                                      {"param", str_or_null(j.error_param)}};
+    out["seed"] = j.seed;
+    out["estimated_finish"] = opt(j.estimated_finish);
+    out["integrations"] = ordered_json::array();
+    out["metadata"] = ordered_json::parse(j.metadata_json);
+    out["suffix"] = str_or_null(j.suffix);
+    out["method"] = method;
+    ordered_json ext = spec.to_json();
+    ext.erase("n_epochs");
+    ext.erase("batch_size");
+    ext.erase("learning_rate_multiplier");
+    ext["learning_rate"] = spec.resolved() ? ordered_json(spec.effective_learning_rate()) : ext["learning_rate"];
+    ext["attempts"] = j.attempts;
+    ext["model_deleted"] = j.model_deleted;
+    out["llmtune"] = ext;
+    return out;
+}
+
+ordered_json job_event_json(const service::JobEventRecord& e) {
+    ordered_json out;
+    out["object"] = "fine_tuning.job.event";
+    out["id"] = e.id;
+    out["created_at"] = e.created_at;
+    out["level"] = e.level;
+    out["message"] = e.message;
+    out["data"] = ordered_json::parse(e.data_json, nullptr, false);
+    out["type"] = e.type;
+    return out;
+}
+
+ordered_json job_checkpoint_json(const service::JobCheckpointRecord& c) {
+    ordered_json out;
+    out["object"] = "fine_tuning.job.checkpoint";
+    out["id"] = c.id;
+    out["created_at"] = c.created_at;
+    out["fine_tuned_model_checkpoint"] = c.fine_tuned_model_checkpoint;
+    out["fine_tuning_job_id"] = c.job_id;
+    out["metrics"] = ordered_json::parse(c.metrics_json, nullptr, false);
+    out["step_number"] = c.step;
+    return out;
+}
+
+ordered_json fine_tuned_model_json(const service::JobRecord& j) {
+    ordered_json out;
+    out["id"] = j.fine_tuned_model;
+    out["object"] = "model";
+    out["created"] = j.finished_at.value_or(j.created_at);
+    out["owned_by"] = j.project_id;
+    out["llmtune"] = {{"fine_tuned", true},
+                      {"base_model", j.model},
+                      {"fine_tuning_job", j.id},
+                      {"method", ordered_json::parse(j.spec_json).value("method", "lora")}};
+    return out;
+}
+
+}  // namespace llmtune::server

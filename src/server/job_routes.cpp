@@ -1,0 +1,148 @@
+// The fine-tuning jobs API (OpenAI shapes): create, list, retrieve, cancel, pause, resume,
+// events (paginated, or as a server-sent event stream with ?stream=true) and checkpoints.
+#include <chrono>
+#include <thread>
+
+#include "server/api_error.h"
+#include "server/job_json.h"
+#include "server/router.h"
+#include "server/routes.h"
+#include "service/service.h"
+
+namespace llmtune::server {
+
+namespace {
+
+using service::JobRecord;
+
+int64_t parse_limit(const RouteContext& ctx, int64_t dflt, int64_t max) {
+    if (!ctx.has_query("limit")) return dflt;
+    std::string t = ctx.query("limit");
+    size_t used = 0;
+    long long v = 0;
+    try {
+        v = std::stoll(t, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != t.size() || v < 1 || v > max)
+        throw_http(400,
+                   "Invalid 'limit': '" + t + "'. Expected an integer from 1 to " +
+                       std::to_string(max) + ".",
+                   "limit", "invalid_value");
+    return v;
+}
+
+template <typename T, typename F>
+ordered_json list_json(const service::Page<T>& page, F to_json) {
+    ordered_json data = ordered_json::array();
+    for (const auto& x : page.items) data.push_back(to_json(x));
+    ordered_json out;
+    out["object"] = "list";
+    out["data"] = data;
+    out["first_id"] = page.items.empty() ? ordered_json(nullptr) : ordered_json(page.items.front().id);
+    out["last_id"] = page.items.empty() ? ordered_json(nullptr) : ordered_json(page.items.back().id);
+    out["has_more"] = page.has_more;
+    return out;
+}
+
+// metadata[key]=value query parameters (OpenAI's list filter).
+std::vector<std::pair<std::string, std::string>> metadata_filter(const RouteContext& ctx) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [name, value] : ctx.req.params) {
+        if (name.rfind("metadata[", 0) == 0 && name.size() > 10 && name.back() == ']')
+            out.emplace_back(name.substr(9, name.size() - 10), value);
+        else if (name.rfind("metadata", 0) == 0)
+            throw_http(400, "Invalid metadata filter '" + name + "': use metadata[key]=value.",
+                       "metadata", "invalid_value");
+    }
+    return out;
+}
+
+bool settled(const std::string& status) {
+    return status == service::kJobSucceeded || status == service::kJobFailed ||
+           status == service::kJobCancelled || status == service::kJobPaused;
+}
+
+// Server-sent events: each job event (oldest first) as `data: {...}`, until the job has
+// settled (succeeded, failed, cancelled or paused) and every event was sent; then
+// `data: [DONE]`. The stream polls the database every 200 ms.
+void stream_events(RouteContext& ctx, service::JobService& jobs) {
+    service::Principal who = ctx.principal;
+    std::string id = ctx.param(1);
+    jobs.get(who, id);  // 404 before the stream starts
+    ctx.res.set_header("Cache-Control", "no-cache");
+    ctx.res.set_chunked_content_provider(
+        "text/event-stream", [&jobs, who, id, last = int64_t{0}](size_t, httplib::DataSink& sink) mutable {
+            try {
+                while (true) {
+                    // Read the status before the events, so the events of the final status are
+                    // included in this round.
+                    bool done = settled(jobs.get(who, id).status);
+                    for (const auto& e : jobs.events_since(who, id, last)) {
+                        std::string chunk = "data: " + job_event_json(e).dump() + "\n\n";
+                        if (!sink.write(chunk.data(), chunk.size())) return false;
+                        last = e.seq;
+                    }
+                    if (done) {
+                        static const std::string end = "data: [DONE]\n\n";
+                        sink.write(end.data(), end.size());
+                        sink.done();
+                        return true;
+                    }
+                    if (!sink.is_writable()) return false;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                }
+            } catch (const std::exception&) {
+                return false;  // the job vanished or the store failed: end the stream
+            }
+        });
+}
+
+}  // namespace
+
+void register_job_routes(Router& router, service::Service& svc) {
+    auto& jobs = svc.jobs();
+    router.post("/v1/fine_tuning/jobs", Access::key, [&jobs](RouteContext& ctx) {
+        ordered_json body = ctx.json_body();
+        ctx.send_json(job_json(jobs.create(ctx.principal, body)));
+    });
+    router.get("/v1/fine_tuning/jobs", Access::key, [&jobs](RouteContext& ctx) {
+        service::JobListQuery q;
+        q.limit = parse_limit(ctx, 20, 100);
+        q.after = ctx.query("after");
+        q.metadata = metadata_filter(ctx);
+        ctx.send_json(list_json(jobs.list(ctx.principal, q), job_json));
+    });
+    router.get("/v1/fine_tuning/jobs/{id}", Access::key, [&jobs](RouteContext& ctx) {
+        ctx.send_json(job_json(jobs.get(ctx.principal, ctx.param(1))));
+    });
+    router.post("/v1/fine_tuning/jobs/{id}/cancel", Access::key, [&jobs](RouteContext& ctx) {
+        ctx.json_body();
+        ctx.send_json(job_json(jobs.cancel(ctx.principal, ctx.param(1))));
+    });
+    router.post("/v1/fine_tuning/jobs/{id}/pause", Access::key, [&jobs](RouteContext& ctx) {
+        ctx.json_body();
+        ctx.send_json(job_json(jobs.pause(ctx.principal, ctx.param(1))));
+    });
+    router.post("/v1/fine_tuning/jobs/{id}/resume", Access::key, [&jobs](RouteContext& ctx) {
+        ctx.json_body();
+        ctx.send_json(job_json(jobs.resume(ctx.principal, ctx.param(1))));
+    });
+    router.get("/v1/fine_tuning/jobs/{id}/events", Access::key, [&jobs](RouteContext& ctx) {
+        std::string stream = ctx.query("stream");
+        if (stream == "true") return stream_events(ctx, jobs);
+        if (!stream.empty() && stream != "false")
+            throw_http(400, "Invalid 'stream': expected true or false.", "stream", "invalid_value");
+        auto page = jobs.events(ctx.principal, ctx.param(1), ctx.query("after"),
+                                parse_limit(ctx, 20, 1000));
+        ctx.send_json(list_json(page, job_event_json));
+    });
+    router.get("/v1/fine_tuning/jobs/{id}/checkpoints", Access::key, [&jobs](RouteContext& ctx) {
+        auto page = jobs.checkpoints(ctx.principal, ctx.param(1), ctx.query("after"),
+                                     parse_limit(ctx, 10, 100));
+        ctx.send_json(list_json(page, job_checkpoint_json));
+    });
+}
+
+}  // namespace llmtune::server
