@@ -70,11 +70,17 @@ JobRecord JobService::create(const Principal& who, const ordered_json& body) {
                            "Fine-tuning a fine-tuned model ('" + job.model +
                                "') is not supported yet; give a base model.",
                            "model", "model_not_available");
-    if (!find_base_model(models_dir_, job.model))
+    auto base = find_base_model(models_dir_, job.model);
+    if (!base)
         throw ServiceError(ErrorKind::not_found,
                            "The model '" + job.model + "' does not exist or is not available for "
                            "fine-tuning (GET /v1/models lists the base models).",
                            "model", "model_not_found");
+    if (!base->llmtune.value("usable", false))
+        throw ServiceError(ErrorKind::invalid_input,
+                           "The model '" + job.model + "' cannot be fine-tuned: " +
+                               base->llmtune.value("error", std::string("unusable config.json")),
+                           "model", "model_not_available");
     job.training_file = string_field(body, "training_file", true);
     check_file(store_, who, job.training_file, "training_file");
     job.validation_file = string_field(body, "validation_file", false);
