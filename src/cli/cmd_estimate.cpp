@@ -41,7 +41,7 @@ std::string num(double v) {
     else if (v >= 1e6)
         std::snprintf(buf, sizeof buf, "%.3g M", v / 1e6);
     else
-        std::snprintf(buf, sizeof buf, "%.0f ", v);
+        std::snprintf(buf, sizeof buf, "%.0f", v);
     return buf;
 }
 
@@ -51,7 +51,7 @@ void print_text(const train::TrainConfig& config, const train::ConfigDataSummary
                 e.hardware.accelerator_count > 1
                     ? (" x" + std::to_string(e.hardware.accelerator_count)).c_str()
                     : "");
-    std::printf("model       %s, %sparameters, %sparameters trained (%s%s), base %s\n",
+    std::printf("model       %s, %s parameters, %s trained (%s%s), base %s\n",
                 model::architecture_model_type(r.model.arch), num(static_cast<double>(e.total_parameters)).c_str(),
                 num(static_cast<double>(e.trainable_parameters)).c_str(),
                 r.method.lora ? ("LoRA r=" + std::to_string(r.method.lora_r) + " on " +
@@ -72,8 +72,7 @@ void print_text(const train::TrainConfig& config, const train::ConfigDataSummary
                 static_cast<long long>(r.plan.gradient_accumulation_steps),
                 num(static_cast<double>(e.train_positions)).c_str(),
                 num(static_cast<double>(e.train_tokens)).c_str());
-    std::printf("FLOPs       %sFLOP training + %sFLOP evaluation\n", num(e.train_flops).c_str(),
-                num(e.eval_flops).c_str());
+    std::printf("FLOPs       %.3g training + %.3g evaluation\n", e.train_flops, e.eval_flops);
     if (e.time_known)
         std::printf("time        %s%s (steps %s, evaluation %s, load/save %s); utilisation %.0f%%\n"
                     "            basis: %s\n",
@@ -110,7 +109,7 @@ void print_text(const train::TrainConfig& config, const train::ConfigDataSummary
 
 void register_estimate(CLI::App& app) {
     struct Args {
-        std::string config, hardware = "local", catalog, data_dir;
+        std::string config, hardware = "local", catalog, data_dir, fit_file;
         bool json = false;
     };
     auto a = std::make_shared<Args>();
@@ -128,6 +127,8 @@ void register_estimate(CLI::App& app) {
                     "a hardware catalog YAML replacing the built-in one (data/hardware_catalog.yaml)");
     cmd->add_option("--data-dir", a->data_dir,
                     "data dir of the local profile (default: $LLMTUNE_DATA_DIR, else ./llmtune-data)");
+    cmd->add_option("--fit-file", a->fit_file,
+                    "a step-time fit JSON (llmtune bench estimate --fit) instead of the built-in one");
     cmd->add_flag("--json", a->json, "print the estimate as one JSON object");
     cmd->callback([a] {
         const auto catalog = train::load_hardware_catalog(a->catalog);
@@ -136,8 +137,11 @@ void register_estimate(CLI::App& app) {
         const train::TrainConfig config = train::load_train_config(a->config);
         train::ConfigDataSummary summary;
         const train::EstimateRequest req = train::estimate_request_from_config(config, &summary);
-        const train::Estimate e =
-            train::estimate_training(req, hw, train::builtin_step_time_fit());
+        const train::StepTimeFit fit =
+            a->fit_file.empty()
+                ? train::builtin_step_time_fit()
+                : train::parse_step_time_fit(read_json_file(a->fit_file), a->fit_file);
+        const train::Estimate e = train::estimate_training(req, hw, fit);
         if (a->json) {
             ordered_json j = e.to_json();
             j["data"] = {{"train_examples", summary.train_examples},

@@ -1,10 +1,21 @@
 #include "train/estimate_config.h"
 
+#include <algorithm>
+#include <fstream>
+
 #include "train/train_data.h"
 
 namespace llmtune::train {
 
 namespace {
+
+double vm_rss_bytes() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) * 1024;
+    return 0;
+}
 
 std::vector<RowShape> row_shapes(const std::vector<data::TrainingExample>& examples,
                                  const std::vector<std::vector<int64_t>>& rows) {
@@ -42,7 +53,12 @@ EstimateRequest estimate_request_from_config(const TrainConfig& config, ConfigDa
     r.plan.max_seq_len = config.data.max_seq_len;
     r.plan.seed = t.seed;
 
+    // The trainer reads the data the same way; what that leaves resident (tokenizer and chat
+    // template remnants the allocator keeps, the examples) is measured here, in this process,
+    // while the examples are alive. Meaningful in a fresh process (as `llmtune estimate` is).
+    const double rss_before = vm_rss_bytes();
     const PreparedData data = prepare_training_data(config);
+    const double rss_data = vm_rss_bytes() - rss_before;
     const auto train_rows = plan_rows(data.train, config.data.packing, config.data.max_seq_len);
     const auto valid_rows = plan_rows(data.validation, config.data.packing, config.data.max_seq_len);
     r.train_rows = row_shapes(data.train, train_rows);
@@ -51,7 +67,7 @@ EstimateRequest estimate_request_from_config(const TrainConfig& config, ConfigDa
     for (const auto* set : {&data.train, &data.validation})
         for (const auto& e : *set)
             bytes += 8.0 * static_cast<double>(e.size()) + 64.0;  // two int32 vectors + headers
-    r.dataset_bytes = bytes;
+    r.dataset_bytes = std::max(bytes, rss_data);
     if (summary) {
         summary->train_examples = static_cast<int64_t>(data.train.size());
         summary->valid_examples = static_cast<int64_t>(data.validation.size());

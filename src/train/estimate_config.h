@@ -15,6 +15,8 @@ struct ConfigDataSummary {
     int64_t truncated_examples = 0;
 };
 
+// dataset_bytes is the larger of the examples' token ids and the RSS growth measured while
+// reading them here (tokenizer and pipeline remnants count: the trainer carries them too).
 // Throws what prepare_training_data / load_model_config throw on bad input.
 EstimateRequest estimate_request_from_config(const TrainConfig& config,
                                              ConfigDataSummary* summary = nullptr);

@@ -80,7 +80,7 @@ Estimate estimate_core(const EstimateRequest& r, const HardwareProfile& hw, cons
     for (const auto& step : plan.steps) {
         const StepFeatures f = step_features(ctx, step, hw);
         e.train_flops += f.flops;
-        gemm_s += f.gemm_s;
+        gemm_s += f.gemm_s + f.gemm_bf16_s;
         e.train_s += fit.step_seconds(f);
         for (const auto& m : step) {
             e.train_tokens += m.tokens;
@@ -99,7 +99,7 @@ Estimate estimate_core(const EstimateRequest& r, const HardwareProfile& hw, cons
     for (const auto& b : plan.eval_batches) {
         const StepFeatures f = eval_batch_features(ctx, b, hw);
         e.eval_flops += f.flops * static_cast<double>(plan.evaluations);
-        eval_gemm_s += f.gemm_s * static_cast<double>(plan.evaluations);
+        eval_gemm_s += (f.gemm_s + f.gemm_bf16_s) * static_cast<double>(plan.evaluations);
         e.eval_s += fit.step_seconds(f) * static_cast<double>(plan.evaluations);
     }
     const double total_flops = e.train_flops + e.eval_flops;

@@ -95,9 +95,16 @@ MemoryBreakdown estimate_memory(const MemoryShape& s) {
                                : 4.0 * v * h;
     m.step_transient = 2.0 * largest;
 
+    // What the fused loss saved in forward (dh and, when the lm_head trains, dw) stays until
+    // the step's graph is released, after backward. With tied embeddings under full
+    // fine-tuning the embedding's dense (V, H) gradient and its sum with the lm_head's are
+    // two more f32 (V, H) tensors at the end of backward.
+    double loss_saved = n * h * b;
+    if (!s.method.lora) loss_saved += 4.0 * v * h;
+    if (!s.method.lora && c.tie_word_embeddings) m.step_transient += 2.0 * 4.0 * v * h;
     const double persistent = m.runtime + m.dataset + m.weights + m.optimizer;
     m.forward_peak = persistent + m.activations + m.loss_buffers + m.attention_transient;
-    m.backward_peak = persistent + m.gradients + m.step_transient;
+    m.backward_peak = persistent + m.gradients + loss_saved + m.step_transient;
     if (s.eval_rows > 0) {
         const double et = static_cast<double>(s.eval_rows * s.eval_positions);
         const double en = static_cast<double>(s.eval_targets);

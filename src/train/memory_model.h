@@ -8,7 +8,10 @@
 //   end of forward    every tensor autograd saved for backward, the loss's buffers (the
 //                     lm_head gradient prepared in forward, one chunk of logits) and the
 //                     attention scores being built
-//   end of backward   every gradient (f32), plus the optimizer's temporaries
+//   end of backward   every gradient (f32), what the loss saved in forward (held until the
+//                     graph is released), the optimizer's temporaries and, for tied
+//                     embeddings under full fine-tuning, the dense embedding gradient and
+//                     its sum with the lm_head's
 //
 // and the peak is the larger. Saved activations per token and decoder layer, counted from
 // what the decoder and autograd keep (model/decoder.cpp; H hidden, I intermediate, q and kv the

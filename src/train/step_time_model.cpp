@@ -11,6 +11,7 @@ ordered_json StepTimeFit::to_json() const {
     ordered_json j;
     j["hardware_kind"] = hardware_kind;
     j["k_gemm"] = k_gemm;
+    j["k_bf16"] = k_bf16;
     j["k_elem"] = k_elem;
     j["k_opt"] = k_opt;
     j["k_step"] = k_step;
@@ -28,6 +29,7 @@ StepTimeFit parse_step_time_fit(const json& j, const std::string& source) {
     try {
         f.hardware_kind = j.at("hardware_kind").get<std::string>();
         f.k_gemm = j.at("k_gemm").get<double>();
+        f.k_bf16 = j.at("k_bf16").get<double>();
         f.k_elem = j.at("k_elem").get<double>();
         f.k_opt = j.at("k_opt").get<double>();
         f.k_step = j.at("k_step").get<double>();
@@ -69,7 +71,7 @@ StepFeatures micro_batch_features(const ShapeContext& c, const MicroBatchShape& 
     flops = (r.layers + r.attention) * static_cast<double>(m.rows);
     flops += train_row_flops(c.model, c.method, 0, m.targets, false).lm_head;
     f.flops = flops;
-    f.gemm_s = flops / hw.flops(c.weight_bytes);
+    (c.weight_bytes == 2 ? f.gemm_bf16_s : f.gemm_s) = flops / hw.flops(c.weight_bytes);
     f.elem_s = elementwise_bytes(c, m, c.gradient_checkpointing ? 4.0 / 3.0 : 1.0) /
                hw.memory_bandwidth;
     return f;
@@ -81,7 +83,7 @@ StepFeatures eval_batch_features(const ShapeContext& c, const MicroBatchShape& m
     const RowFlops r = eval_row_flops(c.model, m.positions, 0);
     f.flops = (r.layers + r.attention) * static_cast<double>(m.rows) +
               eval_row_flops(c.model, 0, m.targets).lm_head;
-    f.gemm_s = f.flops / hw.flops(c.weight_bytes);
+    (c.weight_bytes == 2 ? f.gemm_bf16_s : f.gemm_s) = f.flops / hw.flops(c.weight_bytes);
     f.elem_s = elementwise_bytes(c, m, 1.0 / 3.0) / hw.memory_bandwidth;
     return f;
 }
@@ -92,6 +94,7 @@ StepFeatures step_features(const ShapeContext& c, const std::vector<MicroBatchSh
     for (const auto& m : micro) {
         const StepFeatures g = micro_batch_features(c, m, hw);
         f.gemm_s += g.gemm_s;
+        f.gemm_bf16_s += g.gemm_bf16_s;
         f.elem_s += g.elem_s;
         f.flops += g.flops;
     }
@@ -141,7 +144,7 @@ bool solve_subset(const std::vector<std::vector<double>>& x, const std::vector<d
     return true;
 }
 
-// Non-negative weighted least squares by trying every subset (k <= 4 columns).
+// Non-negative weighted least squares by trying every subset (k <= 5 columns).
 std::vector<double> nn_fit(const std::vector<std::vector<double>>& x, const std::vector<double>& y,
                            size_t k, double& rms_rel) {
     std::vector<double> w(y.size());
@@ -186,15 +189,17 @@ StepTimeFit fit_step_time(const std::vector<TimeSample>& steps, const std::vecto
     std::vector<double> y;
     for (const auto& s : steps) {
         if (!(s.seconds > 0)) throw_invalid("a measured step time must be > 0");
-        x.push_back({s.features.gemm_s, s.features.elem_s, s.features.opt_s, 1.0});
+        x.push_back({s.features.gemm_s, s.features.gemm_bf16_s, s.features.elem_s,
+                     s.features.opt_s, 1.0});
         y.push_back(s.seconds);
     }
     StepTimeFit f;
-    const auto beta = nn_fit(x, y, 4, f.rms_relative_error);
+    const auto beta = nn_fit(x, y, 5, f.rms_relative_error);
     f.k_gemm = beta[0];
-    f.k_elem = beta[1];
-    f.k_opt = beta[2];
-    f.k_step = beta[3];
+    f.k_bf16 = beta[1];
+    f.k_elem = beta[2];
+    f.k_opt = beta[3];
+    f.k_step = beta[4];
     f.step_samples = static_cast<int64_t>(steps.size());
     // Job overhead: ordinary (not relative) least squares, non-negative, over 2 columns.
     std::vector<std::vector<double>> xj;

@@ -2,10 +2,12 @@
 // measured training runs (data/estimator/measurements.jsonl, refit with
 // `llmtune bench estimate --fit`). Torch-free.
 //
-//   step_s = k_gemm x gemm_s + k_elem x elem_s + k_opt x opt_s + k_step
+//   step_s = k_gemm x gemm_s + k_bf16 x gemm_bf16_s + k_elem x elem_s + k_opt x opt_s + k_step
 //
 // where, at the hardware profile's measured rates,
-//   gemm_s  = the step's matmul FLOPs (flop_model.h) / GEMM FLOP/s of the base dtype
+//   gemm_s  = the step's matmul FLOPs (flop_model.h) / GEMM FLOP/s of the base dtype, for an
+//             f32 base; gemm_bf16_s the same for a bf16 base (its own coefficient: a bf16
+//             training step is far from the bf16 GEMM rate on CPUs: casts, f32 adapters)
 //   elem_s  = the bytes of the elementwise work (norms, RoPE, SiLU, residuals: 4 bytes x
 //             (8H + 6I) per position and layer; masking and softmax: 3 x nh x T per position
 //             and layer; the loss's softmax rows: 3 x V per target) / read bandwidth
@@ -33,6 +35,7 @@ namespace llmtune::train {
 
 struct StepFeatures {
     double gemm_s = 0;
+    double gemm_bf16_s = 0;
     double elem_s = 0;
     double opt_s = 0;
     double flops = 0;  // the matmul FLOPs behind gemm_s
@@ -40,14 +43,15 @@ struct StepFeatures {
 
 struct StepTimeFit {
     std::string hardware_kind = "cpu";
-    double k_gemm = 1, k_elem = 0, k_opt = 0, k_step = 0;
+    double k_gemm = 1, k_bf16 = 1, k_elem = 0, k_opt = 0, k_step = 0;
     double c_job = 0, c_gb = 0;
     int64_t step_samples = 0, job_samples = 0;
     double rms_relative_error = 0;  // of the step fit, over its samples
     std::string fitted_on;          // what the samples were (free text)
 
     double step_seconds(const StepFeatures& f) const {
-        return k_gemm * f.gemm_s + k_elem * f.elem_s + k_opt * f.opt_s + k_step;
+        return k_gemm * f.gemm_s + k_bf16 * f.gemm_bf16_s + k_elem * f.elem_s +
+               k_opt * f.opt_s + k_step;
     }
     ordered_json to_json() const;
 };

@@ -232,10 +232,13 @@ TEST(StepTimeFit, RecoversKnownCoefficients) {
         f.gemm_s = 0.5 * i;
         f.elem_s = 0.1 * ((i * 7) % 5 + 1);
         f.opt_s = 0.01 * ((i * 3) % 4);
-        samples.push_back({f, 1.3 * f.gemm_s + 2.0 * f.elem_s + 0.5 * f.opt_s + 0.2});
+        f.gemm_bf16_s = i % 3 == 0 ? 0.3 * i : 0;
+        samples.push_back({f, 1.3 * f.gemm_s + 4.0 * f.gemm_bf16_s + 2.0 * f.elem_s +
+                                  0.5 * f.opt_s + 0.2});
     }
     const StepTimeFit fit = fit_step_time(samples, {{3.0, 1.0}, {5.0, 2.0}, {7.0, 3.0}});
     EXPECT_NEAR(fit.k_gemm, 1.3, 1e-6);
+    EXPECT_NEAR(fit.k_bf16, 4.0, 1e-6);
     EXPECT_NEAR(fit.k_elem, 2.0, 1e-6);
     EXPECT_NEAR(fit.k_opt, 0.5, 1e-6);
     EXPECT_NEAR(fit.k_step, 0.2, 1e-6);
