@@ -42,9 +42,14 @@ void serve(const std::map<std::string, std::string>& flags) {
     scfg.data_dir = cfg.data_dir;
     scfg.models_dir = cfg.models_dir;
     scfg.file_workers = static_cast<size_t>(cfg.file_workers);
+    scfg.max_concurrent_jobs = cfg.max_concurrent_jobs;
+    scfg.max_job_retries = cfg.job_retries;
+    scfg.worker_threads = cfg.worker_threads;
     service::Service svc(scfg);
     // Inference runs in this process (models in an LRU cache); training runs in workers.
-    auto engine = infer::make_local_engine({});
+    infer::EngineOptions eo;
+    eo.memory_budget_bytes = cfg.inference_memory;
+    auto engine = infer::make_local_engine(eo);
     server::ApiServer api(svc, cfg, engine.get());
     int port = api.bind();
 

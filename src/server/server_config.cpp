@@ -58,6 +58,14 @@ void apply(ServerConfig& c, const std::string& name, const std::string& value,
         c.http_threads = static_cast<int>(parse_int(value, 1, 4096, what));
     } else if (name == "file_workers") {
         c.file_workers = static_cast<int>(parse_int(value, 1, 64, what));
+    } else if (name == "max_concurrent_jobs") {
+        c.max_concurrent_jobs = static_cast<int>(parse_int(value, 1, 1024, what));
+    } else if (name == "job_retries") {
+        c.job_retries = static_cast<int>(parse_int(value, 0, 100, what));
+    } else if (name == "worker_threads") {
+        c.worker_threads = static_cast<int>(parse_int(value, 0, 4096, what));
+    } else if (name == "inference_memory") {
+        c.inference_memory = parse_byte_size(value, what);
     } else if (name == "log_level") {
         if (value != "debug" && value != "info" && value != "warn" && value != "error")
             throw_invalid(what + ": '" + value + "' is not one of debug, info, warn, error");
@@ -108,6 +116,10 @@ const std::vector<ConfigSetting>& config_settings() {
         {"max_upload_bytes", "largest upload, e.g. 10GB or 512MiB (default 10GB)"},
         {"http_threads", "connections served at once (default 64)"},
         {"file_workers", "threads validating uploads (default 1)"},
+        {"max_concurrent_jobs", "fine-tuning jobs trained at once (default 1: one per device)"},
+        {"job_retries", "restarts of a crashed training worker before the job fails (default 2)"},
+        {"worker_threads", "torch threads per training worker (default 0: one per core)"},
+        {"inference_memory", "model weights kept loaded for inference, e.g. 8GiB (default 8GiB)"},
         {"log_level", "debug, info, warn or error (default info)"},
     };
     return all;

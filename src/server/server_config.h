@@ -25,6 +25,10 @@ struct ServerConfig {
     uint64_t max_upload_bytes = 10ull << 30;  // largest file accepted by POST /v1/files
     int http_threads = 64;              // connections served at once (keep-alive holds one)
     int file_workers = 1;               // threads validating and converting uploads
+    int max_concurrent_jobs = 1;        // training workers at once (one job per device)
+    int job_retries = 2;                // restarts of a crashed worker before its job fails
+    int worker_threads = 0;             // torch threads per training worker (0 = one per core)
+    uint64_t inference_memory = 8ull << 30;  // loaded model weights kept for inference (LRU)
     std::string log_level = "info";     // debug | info | warn | error
     std::string config_file;            // the YAML file used, "" = none
 };
