@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "common/json_file.h"
-#include "train/step_time_model.h"
+#include "train/calibration.h"
 
 namespace llmtune::bench {
 
@@ -39,8 +39,5 @@ struct EstimateBenchOptions {
 // Prints each configuration's line on stdout as it completes, and returns them all.
 std::vector<ordered_json> run_estimate_bench(const EstimateBenchOptions& options,
                                              const std::string& self_exe);
-
-// The step-time fit of a measurements file (one JSON object per line, as --record writes).
-train::StepTimeFit fit_from_measurements(const std::string& path);
 
 }  // namespace llmtune::bench

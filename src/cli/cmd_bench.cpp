@@ -79,7 +79,7 @@ void register_estimator_benches(CLI::App* bench) {
     est->add_option("--threads", es->o.threads, "CPU threads of every run")->capture_default_str();
     est->callback([es] {
         if (!es->fit_in.empty()) {
-            const train::StepTimeFit fit = bench::fit_from_measurements(es->fit_in);
+            const train::StepTimeFit fit = train::fit_from_measurements(es->fit_in);
             const std::string text = fit.to_json().dump(2) + "\n";
             if (!es->fit_out.empty()) write_file_atomic(es->fit_out, text);
             std::printf("%s", text.c_str());

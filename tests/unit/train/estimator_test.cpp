@@ -3,10 +3,12 @@
 // suggestions (each re-estimated), the hardware catalog and bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 
 #include "common/error.h"
 #include "support/test_support.h"
+#include "train/calibration.h"
 #include "train/estimate_request_json.h"
 #include "train/estimator.h"
 #include "train/flop_model.h"
@@ -246,6 +248,22 @@ TEST(StepTimeFit, RecoversKnownCoefficients) {
     EXPECT_NEAR(fit.c_gb, 2.0, 1e-6);
     EXPECT_LT(fit.rms_relative_error, 1e-9);
     EXPECT_THROW(fit_step_time({samples[0]}, {{1, 1}, {2, 2}}), Error);
+}
+
+TEST(StepTimeFit, TheBuiltInFitIsReproducedFromTheCommittedMeasurements) {
+    // data/estimator/step_time_fit.json must be what `llmtune bench estimate --fit` gives for
+    // data/estimator/measurements.jsonl: a changed model or file without a refit fails here.
+    const StepTimeFit refit =
+        fit_from_measurements(std::string(LLMTUNE_ESTIMATOR_DATA) + "/measurements.jsonl");
+    const StepTimeFit built_in = builtin_step_time_fit();
+    EXPECT_GE(refit.step_samples, 20);
+    EXPECT_EQ(refit.step_samples, built_in.step_samples);
+    for (auto [a, b] : {std::pair{refit.k_gemm, built_in.k_gemm}, {refit.k_bf16, built_in.k_bf16},
+                        {refit.k_elem, built_in.k_elem},
+                        {refit.k_opt, built_in.k_opt}, {refit.k_step, built_in.k_step},
+                        {refit.c_job, built_in.c_job}, {refit.c_gb, built_in.c_gb}})
+        EXPECT_NEAR(a, b, 1e-9 * std::max(1.0, std::abs(b)));
+    EXPECT_THROW(fit_from_measurements("/nonexistent/measurements.jsonl"), Error);
 }
 
 HardwareProfile cpu(double ram_gb) {
