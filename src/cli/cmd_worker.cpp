@@ -77,6 +77,9 @@ int run_worker(const std::string& dir, bool resume) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
+    // A server that died closes our stdout: the write fails (EPIPE) instead of killing us, and
+    // its SIGTERM (PR_SET_PDEATHSIG) makes the trainer checkpoint and stop.
+    ::signal(SIGPIPE, SIG_IGN);
     try {
         train::TrainConfig config = train::load_train_config(dir + "/train_config.json");
         set_threads(config.threads);

@@ -403,6 +403,7 @@ void Scheduler::ingest(Worker& w, const ordered_json& e) {
                               : "Resumed from the checkpoint at step " + std::to_string(step) +
                                     " of " + std::to_string(total) + ".";
         add_event(w.job_id, "info", msg, "message", e);
+        if (type == "resume") backfill(w, step);
     } else if (type == "train") {
         for (const char* k : {"train_loss", "train_mean_token_accuracy"})
             if (e.contains(k)) w.last_metrics[k] = e[k];
@@ -466,6 +467,39 @@ void Scheduler::ingest(Worker& w, const ordered_json& e) {
                       e.value("stop_reason", std::string()) + ").",
                   "message", e.value("metrics", ordered_json::object()));
     }
+}
+
+void Scheduler::backfill(Worker& w, int64_t resume_step) {
+    auto job = store_.get_job_any(w.job_id);
+    if (!job || job->last_step >= resume_step) return;
+    // Steps the previous worker did while no server read its stdout (the server died): the
+    // trainer's own events.jsonl still holds them up to the checkpoint it resumes from.
+    std::ifstream in(job_dir(w.job_id) + "/output/events.jsonl");
+    std::string line;
+    int64_t recovered = 0;
+    while (std::getline(in, line)) {
+        auto e = ordered_json::parse(line, nullptr, false);
+        if (e.is_discarded() || !e.is_object() || e.value("type", "") != "train") continue;
+        const int64_t step = e.value("step", int64_t{0});
+        if (step <= job->last_step || step > resume_step) continue;
+        job->trained_tokens += e.value("tokens", int64_t{0});
+        job->last_step = step;
+        ++recovered;
+        add_event(w.job_id, "info",
+                  "Step " + std::to_string(step) + "/" +
+                      std::to_string(e.value("total_steps", int64_t{0})) +
+                      ": training loss=" + fmt4(e.value("train_loss", 0.0)) +
+                      " (recovered from the trainer's log)",
+                  "metrics",
+                  {{"step", step},
+                   {"total_steps", e.value("total_steps", int64_t{0})},
+                   {"train_loss", e.value("train_loss", 0.0)},
+                   {"train_mean_token_accuracy", e.value("train_mean_token_accuracy", 0.0)},
+                   {"learning_rate", e.value("lr", 0.0)},
+                   {"tokens", e.value("tokens", int64_t{0})},
+                   {"tokens_per_s", e.value("tokens_per_s", 0.0)}});
+    }
+    if (recovered > 0) store_.update_job(*job);
 }
 
 void Scheduler::finish(Worker& w, int wait_status) {

@@ -28,7 +28,8 @@
 // (nan_loss) fail at once: a retry would fail the same way. Workers carry PR_SET_PDEATHSIG
 // (SIGTERM), so if the server dies they checkpoint and exit. At start, jobs still `running`
 // (the server died or stopped) are re-queued to resume from their last checkpoint; a worker of
-// the previous server still alive is killed first. stop() sends SIGTERM to every worker, waits
+// the previous server still alive is killed first. Steps a worker finished while no server read
+// its stdout are recovered from the trainer's events.jsonl when the next worker resumes. stop() sends SIGTERM to every worker, waits
 // for them, and leaves their jobs queued to resume at the next start.
 #pragma once
 
@@ -89,6 +90,7 @@ class Scheduler {
     void launch(JobRecord job);
     void monitor(Worker* w);
     void ingest(Worker& w, const ordered_json& event);
+    void backfill(Worker& w, int64_t resume_step);
     void finish(Worker& w, int wait_status);
     void fail(JobRecord& job, const std::string& code, const std::string& message,
               const std::string& param = "");

@@ -241,3 +241,48 @@ test('another project sees neither the job nor its model; deleting the model', a
   assert.ok(!(await client.models.list()).data.some((m) => m.id === fineTuned.fine_tuned_model));
   await assert.rejects(client.chat.completions.create({ model: fineTuned.fine_tuned_model, messages: [{ role: 'user', content: 'hi' }] }), (e) => e.status === 404);
 });
+
+test('pause and resume; a server killed mid-job resumes the job from its checkpoint at the next start', async () => {
+  const lora = { method: 'lora', lora: { r: 8, alpha: 16 }, max_steps: 30, learning_rate: 1e-2, lr_scheduler_type: 'constant', max_seq_len: 64, save_steps: 5 };
+  const job = await client.fineTuning.jobs.create(fastJob({ suffix: 'lora', llmtune: lora }));
+  const waitCheckpoint = async (minStep) => {
+    const t0 = Date.now();
+    for (;;) {
+      const steps = (await client.fineTuning.jobs.checkpoints.list(job.id)).data.map((c) => c.step_number);
+      if (steps.some((s) => s >= minStep)) return;
+      assert.ok(Date.now() - t0 < 60000, `a checkpoint at step ${minStep} or later`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  await waitCheckpoint(5);
+  const pausedJob = await call(server, 'POST', `/v1/fine_tuning/jobs/${job.id}/pause`, { key: server.adminKey });
+  assert.equal(pausedJob.status, 200);
+  const paused = await waitFor(job.id, ['paused']);
+  assert.equal(paused.fine_tuned_model, null);
+  const again = await call(server, 'POST', `/v1/fine_tuning/jobs/${job.id}/pause`, { key: server.adminKey });
+  assert.equal(again.status, 409);
+  const resumed = await call(server, 'POST', `/v1/fine_tuning/jobs/${job.id}/resume`, { key: server.adminKey });
+  assert.equal(resumed.status, 200);
+  assert.equal(resumed.json.status, 'queued');
+  // Let it write a checkpoint after the resume, then kill the server without warning: the worker
+  // gets SIGTERM (PR_SET_PDEATHSIG), checkpoints and exits.
+  const pausedAt = Math.max(...(await client.fineTuning.jobs.checkpoints.list(job.id)).data.map((c) => c.step_number));
+  await waitCheckpoint(pausedAt + 5);
+  const killed = await server.stop('SIGKILL');
+  assert.equal(killed.signal, 'SIGKILL');
+  server = await startServer({ dataDir: server.dataDir, modelsDir: server.modelsDir });
+  client = new OpenAI({ apiKey: server.adminKey, baseURL: server.apiBase, maxRetries: 0 });
+  const done = await waitFor(job.id, ['succeeded', 'failed', 'cancelled'], 120000);
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  const messages = (await client.fineTuning.jobs.listEvents(job.id, { limit: 1000 })).data.map((e) => e.message);
+  assert.ok(messages.some((m) => /paused/.test(m)), messages.join('\n'));
+  assert.ok(messages.some((m) => /server restarted/.test(m)), messages.join('\n'));
+  assert.ok(messages.filter((m) => /^Resumed from the checkpoint at step/.test(m)).length >= 2, messages.join('\n'));
+  // Steps after the resume point are counted once in trained_tokens: 30 steps of the same batch.
+  const stepTokens = (await client.fineTuning.jobs.listEvents(job.id, { limit: 1000 })).data.find((e) => e.type === 'metrics').data.tokens;
+  assert.equal(done.trained_tokens, 30 * stepTokens);
+  // The adapter is served on top of the base without merging.
+  const r = await client.chat.completions.create({ model: done.fine_tuned_model, messages: [{ role: 'user', content: pairs[0][0] }], temperature: 0, max_tokens: 8 });
+  const base = await client.chat.completions.create({ model: 'tiny-llama', messages: [{ role: 'user', content: pairs[0][0] }], temperature: 0, max_tokens: 8 });
+  assert.notEqual(r.choices[0].message.content, base.choices[0].message.content, 'the adapter changes the output');
+});

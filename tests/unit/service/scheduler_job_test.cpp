@@ -36,6 +36,11 @@ ok)
   echo '{"type":"end","step":2,"stop_reason":"completed","metrics":{}}'
   echo '{"outcome":"succeeded","code":"","message":""}' > "$dir/worker_result.json"
   exit 0 ;;
+resume)
+  echo '{"type":"resume","step":2,"total_steps":3}'
+  echo '{"type":"train","step":3,"total_steps":3,"train_loss":0.5,"tokens":10}'
+  echo '{"outcome":"succeeded","code":"","message":""}' > "$dir/worker_result.json"
+  exit 0 ;;
 crash) kill -9 $$ ;;
 nan)
   echo '{"outcome":"failed","code":"nan_loss","message":"training diverged at step 3"}' > "$dir/worker_result.json"
@@ -225,4 +230,26 @@ TEST(Scheduler, JobsLeftRunningResumeAtStart) {
     env.wait_status("ftjob-left", kJobSucceeded);
     EXPECT_EQ(env.starts("ftjob-left"), "resume\n");
     EXPECT_TRUE(contains(env.messages("ftjob-left"), "server restarted"));
+}
+
+TEST(Scheduler, StepsDoneWhileNoServerListenedAreRecoveredFromTheTrainersLog) {
+    Env env("resume");
+    env.add_job("ftjob-gap", kJobRunning);
+    JobRecord j = *env.store->get_job_any("ftjob-gap");
+    JobSpec s;
+    resolve_auto(s, 3);
+    j.spec_json = s.to_json().dump();
+    j.last_step = 1;  // the server saw step 1; the worker did step 2 (and its checkpoint) after
+    j.trained_tokens = 10;
+    env.store->update_job(j);
+    std::filesystem::create_directories(env.dir.file("jobs/ftjob-gap/output"));
+    test::write_file(env.dir.file("jobs/ftjob-gap/output/events.jsonl"),
+                     "{\"type\":\"train\",\"step\":1,\"total_steps\":3,\"tokens\":10}\n"
+                     "{\"type\":\"train\",\"step\":2,\"total_steps\":3,\"tokens\":10,"
+                     "\"train_loss\":0.75}\n");
+    env.start();
+    auto done = env.wait_status("ftjob-gap", kJobSucceeded);
+    EXPECT_EQ(done.trained_tokens, 30);
+    EXPECT_EQ(done.last_step, 3);
+    EXPECT_TRUE(contains(env.messages("ftjob-gap"), "Step 2/3: training loss=0.7500 (recovered"));
 }
