@@ -16,8 +16,9 @@
 #include "model/model_init.h"
 #include "train/adamw.h"
 #include "train/batch.h"
-#include "train/grad_clip.h"
-#include "train/loss.h"
+#include "train/gradient_sync.h"
+#include "train/lr_schedule.h"
+#include "train/train_step.h"
 
 namespace llmtune::bench {
 
@@ -131,29 +132,25 @@ ordered_json run_train_bench_config(const TrainBenchOptions& o, const std::strin
     model::NamedTensors params;
     for (const auto& p : lm->named_parameters(true))
         if (p.value().requires_grad()) params.emplace_back(p.key(), p.value());
-    std::vector<torch::Tensor> tensors;
-    for (const auto& [name, t] : params)
-        tensors.push_back(t);
     train::AdamWConfig ac;
     ac.lr = 1e-5;  // small, so that random-weight losses stay finite over the steps
     ac.weight_decay = 0.01;
     train::AdamW opt(params, ac);
     const double rss_model = proc_status_bytes("VmRSS");
 
-    // One step as the trainer takes it (train/train_step.cpp): mean loss over the targets,
-    // backward, clipping to 1.0, AdamW.
+    // The step is the trainer's own (train/train_step.h): mean loss over the targets,
+    // backward, clipping to 1.0, AdamW, at a constant learning rate in one process.
+    train::LrScheduleConfig sc;
+    sc.kind = train::LrScheduleKind::constant;
+    const train::LrSchedule schedule(sc, o.steps + 1);
+    train::LocalSync sync;
+    train::StepRunner runner(lm, opt, schedule, /*max_grad_norm=*/1.0, sync);
     double last_loss = 0;
     auto step = [&](const train::Batch& batch) {
-        lm->train();
-        opt.zero_grad();
-        auto sums = train::causal_lm_loss(lm, batch);
-        (sums.loss_sum / static_cast<double>(batch.target_tokens)).backward();
-        last_loss = sums.loss_sum.item<double>() / static_cast<double>(batch.target_tokens);
-        const train::GradNorm norm = train::clip_grad_norm(tensors, 1.0);
-        if (!norm.finite || !std::isfinite(last_loss))
+        const train::StepOutput out = runner.step({batch});
+        if (!out.finite)
             throw Error(ErrorKind::internal, "bench train: non-finite loss or gradient");
-        opt.step(ac.lr);
-        opt.zero_grad();
+        last_loss = out.loss;
     };
     // GEMM throughput on a shared machine drifts: sampled before and after the steps, the
     // higher sample is the reference, so the utilisation errs low rather than high.

@@ -25,7 +25,13 @@ bool fused_inference(const torch::Tensor& x) {
 
 }  // namespace
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+torch::Tensor LinearImpl::adapter_input(const torch::Tensor& x) const {
+    return lora_A ? x.to(lora_A->weight.scalar_type()) : torch::Tensor();
+}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return forward_shared(x, {}); }
+
+torch::Tensor LinearImpl::forward_shared(const torch::Tensor& x, const torch::Tensor& shared_xa) {
     auto y = can_use_single_row_linear(x, weight) && !in_checkpointed_forward()
                  ? linear_single_row(x, weight, bias)
                  : torch::linear(x, weight, bias);
@@ -33,7 +39,10 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
     // The LoRA term in the adapter dtype, cast back: (..., in) -> (..., r) -> (..., out).
     // Dropout only where it can matter, training with gradients (PEFT's nn.Dropout in train
     // mode); generation and evaluation run without grad and see the deterministic adapter.
-    auto xa = x.to(lora_A->weight.scalar_type());
+    // Each projection draws its own mask, also on a shared input (PEFT: one Dropout each).
+    auto xa = shared_xa.defined() && shared_xa.scalar_type() == lora_A->weight.scalar_type()
+                  ? shared_xa
+                  : adapter_input(x);
     if (lora_dropout > 0 && is_training() &&
         (torch::GradMode::is_enabled() || in_checkpointed_forward()))
         xa = torch::dropout(xa, lora_dropout, /*train=*/true);
@@ -44,6 +53,19 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
     // .to(result dtype)): no separate cast of the (..., out) term, no new tensor.
     return y.add_(delta);
 }
+
+namespace {
+
+// One cast of a shared projection input to the adapter dtype, for the first projection with
+// an adapter (the others recast only if their adapter dtype differs).
+torch::Tensor shared_adapter_input(const torch::Tensor& x,
+                                   std::initializer_list<const LinearImpl*> projections) {
+    for (const auto* p : projections)
+        if (p->has_lora()) return p->adapter_input(x);
+    return {};
+}
+
+}  // namespace
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, torch::TensorOptions options) {
     weight = register_parameter("weight", torch::empty({vocab, dim}, options));
@@ -82,9 +104,10 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
                                      const torch::Tensor& sin, const torch::Tensor& bias,
                                      KVCache* cache, int64_t layer) {
     const int64_t b = x.size(0), t = x.size(1);
-    auto q = q_proj(x).view({b, t, nh_, hd_});   // (B, T, nh, hd)
-    auto k = k_proj(x).view({b, t, nkv_, hd_});  // (B, T, nkv, hd)
-    auto v = v_proj(x).view({b, t, nkv_, hd_});
+    const auto xa = shared_adapter_input(x, {q_proj.get(), k_proj.get(), v_proj.get()});
+    auto q = q_proj->forward_shared(x, xa).view({b, t, nh_, hd_});   // (B, T, nh, hd)
+    auto k = k_proj->forward_shared(x, xa).view({b, t, nkv_, hd_});  // (B, T, nkv, hd)
+    auto v = v_proj->forward_shared(x, xa).view({b, t, nkv_, hd_});
     if (q_norm) {
         q = q_norm(q);
         k = k_norm(k);
@@ -115,7 +138,10 @@ MlpImpl::MlpImpl(const ModelConfig& cfg, torch::TensorOptions options) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-    return down_proj(torch::silu(gate_proj(x)) * up_proj(x));  // (B, T, I) -> (B, T, H)
+    const auto xa = shared_adapter_input(x, {gate_proj.get(), up_proj.get()});
+    // (B, T, I) -> (B, T, H)
+    auto gate = gate_proj->forward_shared(x, xa), up = up_proj->forward_shared(x, xa);
+    return down_proj(torch::silu(gate) * up);
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& cfg, torch::TensorOptions options) {

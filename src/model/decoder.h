@@ -26,6 +26,13 @@ class LinearImpl : public torch::nn::Module {
   public:
     LinearImpl(int64_t in, int64_t out, bool bias, torch::TensorOptions options);
     torch::Tensor forward(const torch::Tensor& x);
+    // forward, with `xa` = adapter_input(x) already computed: projections that read the same
+    // input (q/k/v, gate/up) share one cast of it to the adapter dtype, so the forward casts
+    // it once and autograd keeps one copy (its gradient is summed in the adapter dtype and
+    // cast back once). An `xa` of another dtype (or undefined) is recast here.
+    torch::Tensor forward_shared(const torch::Tensor& x, const torch::Tensor& xa);
+    // x in the adapter dtype (x itself when the dtypes agree); undefined without an adapter.
+    torch::Tensor adapter_input(const torch::Tensor& x) const;
     torch::Tensor weight, bias;
 
     // Registers lora_A (Kaiming-uniform, a = sqrt(5), drawn in f32 from `gen`) and lora_B
