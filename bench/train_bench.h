@@ -1,7 +1,8 @@
 // llmtune bench train: training-step throughput against the machine's GEMM throughput.
 //
-// A step is what the trainer does per optimizer step: forward, the summed loss divided by the
-// target count, backward, gradient clipping and the AdamW update. Model FLOP utilisation is
+// A step is the trainer's own optimizer step (train::StepRunner::step, one micro-batch, constant
+// learning rate): forward, the summed loss divided by the target count, backward, gradient
+// clipping to 1.0 and the AdamW update. Model FLOP utilisation is
 //
 //   tokens/s x FLOPs per token / GEMM FLOP/s
 //
