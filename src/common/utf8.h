@@ -28,6 +28,9 @@ inline bool is_valid_utf8(std::string_view s) {
 // `s` with each maximal invalid subpart replaced by U+FFFD.
 std::string utf8_lossy(std::string_view s);
 
+// Appends the UTF-8 encoding of code point `cp` (<= U+10FFFF) to `out`.
+void append_utf8(std::string& out, char32_t cp);
+
 class Utf8Stream {
   public:
     // Appends bytes and returns the text that is now complete (possibly empty).

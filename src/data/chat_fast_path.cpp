@@ -1,5 +1,7 @@
 #include "data/chat_fast_path.h"
 
+#include "common/utf8.h"
+
 #include <simdjson.h>
 
 #if defined(__SSE2__)
@@ -71,20 +73,8 @@ void append_code_point(uint32_t cp, std::string& out) {
         out += "\\\"";
     } else if (cp == '\\') {
         out += "\\\\";
-    } else if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
     } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
+        append_utf8(out, cp);
     }
 }
 

@@ -45,23 +45,7 @@ ordered_json file_json(const FileRecord& f, bool with_report) {
 
 service::ListQuery list_query(const RouteContext& ctx, int64_t max_limit) {
     service::ListQuery q;
-    q.limit = max_limit;
-    if (ctx.has_query("limit")) {
-        std::string t = ctx.query("limit");
-        size_t used = 0;
-        long long v = 0;
-        try {
-            v = std::stoll(t, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used == 0 || used != t.size() || v < 1 || v > max_limit)
-            throw_http(400,
-                       "Invalid 'limit': '" + t + "'. Expected an integer from 1 to " +
-                           std::to_string(max_limit) + ".",
-                       "limit", "invalid_value");
-        q.limit = v;
-    }
+    q.limit = ctx.limit_query(max_limit, max_limit);
     q.after = ctx.query("after");
     std::string order = ctx.has_query("order") ? ctx.query("order") : "desc";
     if (order != "asc" && order != "desc")

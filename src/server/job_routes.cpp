@@ -15,23 +15,6 @@ namespace {
 
 using service::JobRecord;
 
-int64_t parse_limit(const RouteContext& ctx, int64_t dflt, int64_t max) {
-    if (!ctx.has_query("limit")) return dflt;
-    std::string t = ctx.query("limit");
-    size_t used = 0;
-    long long v = 0;
-    try {
-        v = std::stoll(t, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used == 0 || used != t.size() || v < 1 || v > max)
-        throw_http(400,
-                   "Invalid 'limit': '" + t + "'. Expected an integer from 1 to " +
-                       std::to_string(max) + ".",
-                   "limit", "invalid_value");
-    return v;
-}
 
 template <typename T, typename F>
 ordered_json list_json(const service::Page<T>& page, F to_json) {
@@ -109,7 +92,7 @@ void register_job_routes(Router& router, service::Service& svc) {
     });
     router.get("/v1/fine_tuning/jobs", Access::key, [&jobs](RouteContext& ctx) {
         service::JobListQuery q;
-        q.limit = parse_limit(ctx, 20, 100);
+        q.limit = ctx.limit_query(20, 100);
         q.after = ctx.query("after");
         q.metadata = metadata_filter(ctx);
         ctx.send_json(list_json(jobs.list(ctx.principal, q), job_json));
@@ -135,12 +118,12 @@ void register_job_routes(Router& router, service::Service& svc) {
         if (!stream.empty() && stream != "false")
             throw_http(400, "Invalid 'stream': expected true or false.", "stream", "invalid_value");
         auto page = jobs.events(ctx.principal, ctx.param(1), ctx.query("after"),
-                                parse_limit(ctx, 20, 1000));
+                                ctx.limit_query(20, 1000));
         ctx.send_json(list_json(page, job_event_json));
     });
     router.get("/v1/fine_tuning/jobs/{id}/checkpoints", Access::key, [&jobs](RouteContext& ctx) {
         auto page = jobs.checkpoints(ctx.principal, ctx.param(1), ctx.query("after"),
-                                     parse_limit(ctx, 10, 100));
+                                     ctx.limit_query(10, 100));
         ctx.send_json(list_json(page, job_checkpoint_json));
     });
 }

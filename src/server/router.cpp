@@ -63,6 +63,24 @@ ordered_json RouteContext::json_body(size_t max_bytes) {
     return j;
 }
 
+int64_t RouteContext::limit_query(int64_t dflt, int64_t max) const {
+    if (!has_query("limit")) return dflt;
+    std::string t = query("limit");
+    size_t used = 0;
+    long long v = 0;
+    try {
+        v = std::stoll(t, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != t.size() || v < 1 || v > max)
+        throw_http(400,
+                   "Invalid 'limit': '" + t + "'. Expected an integer from 1 to " +
+                       std::to_string(max) + ".",
+                   "limit", "invalid_value");
+    return v;
+}
+
 void RouteContext::send_json(const ordered_json& body, int status) {
     res.status = status;
     res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),

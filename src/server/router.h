@@ -40,6 +40,9 @@ struct RouteContext {
         return req.has_param(name.c_str()) ? req.get_param_value(name.c_str()) : "";
     }
     bool has_query(const std::string& name) const { return req.has_param(name.c_str()); }
+    // The `limit` query parameter of a list route: `dflt` when absent, else an integer in
+    // [1, max]; 400 invalid_value naming `limit` otherwise.
+    int64_t limit_query(int64_t dflt, int64_t max) const;
 
     // Reads the whole body (at most `max_bytes`; beyond that 413 after draining it) and parses
     // it as a JSON object: 400 for invalid JSON or a non-object. An empty body is {}.

@@ -18,8 +18,9 @@ char32_t next_code_point(std::string_view s, size_t& i);
 inline size_t utf8_length(unsigned char lead) {
     return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
 }
-void append_utf8(std::string& out, char32_t cp);
-// UTF-8 validation and repair (find_invalid_utf8, utf8_lossy) live in common/utf8.h.
+// UTF-8 encoding, validation and repair (append_utf8, find_invalid_utf8, utf8_lossy) live in
+// common/utf8.h.
+using llmtune::append_utf8;
 using llmtune::find_invalid_utf8;
 using llmtune::utf8_lossy;
 
