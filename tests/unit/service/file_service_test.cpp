@@ -16,6 +16,13 @@ using llmtune::test::TempDir;
 
 namespace {
 
+// A service on `data_dir` with no models dir and one file worker (the defaults).
+ServiceConfig config_in(const std::string& data_dir) {
+    ServiceConfig c;
+    c.data_dir = data_dir;
+    return c;
+}
+
 const char* kChat =
     R"({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]})"
     "\n"
@@ -41,7 +48,7 @@ Principal admin_of(Service& svc) { return svc.auth().authenticate("Bearer " + sv
 
 TEST(FileService, ValidFileIsProcessedIntoCanonicalJsonl) {
     TempDir dir;
-    Service svc(ServiceConfig{dir.file("data"), "", 1});
+    Service svc(config_in(dir.file("data")));
     Principal who = admin_of(svc);
     FileRecord f = upload(svc, who, "train.jsonl", kValidChat);
     EXPECT_EQ(f.status, kFileUploaded);
@@ -60,7 +67,7 @@ TEST(FileService, ValidFileIsProcessedIntoCanonicalJsonl) {
 
 TEST(FileService, MixedShapesEndInErrorWithTheReason) {
     TempDir dir;
-    Service svc(ServiceConfig{dir.file("data"), "", 1});
+    Service svc(config_in(dir.file("data")));
     Principal who = admin_of(svc);
     FileRecord f = upload(svc, who, "mixed.jsonl", kChat);
     svc.queue().wait_idle();
@@ -90,20 +97,20 @@ TEST(FileService, AFileLeftUploadedIsProcessedAtTheNextStart) {
     std::string data = dir.file("data");
     std::string id;
     {
-        Service svc(ServiceConfig{data, "", 1});
+        Service svc(config_in(data));
         svc.queue().stop();  // as if killed before the worker got to the file
         Principal who = admin_of(svc);
         id = upload(svc, who, "train.jsonl", kValidChat).id;
         EXPECT_EQ(svc.files().get(who, id).status, kFileUploaded);
     }
-    Service svc(ServiceConfig{data, "", 1});
+    Service svc(config_in(data));
     svc.queue().wait_idle();
     EXPECT_EQ(svc.files().get(admin_of(svc), id).status, kFileProcessed);
 }
 
 TEST(FileService, DeleteRemovesBlobsNoOtherFileUses) {
     TempDir dir;
-    Service svc(ServiceConfig{dir.file("data"), "", 1});
+    Service svc(config_in(dir.file("data")));
     Principal who = admin_of(svc);
     FileRecord a = upload(svc, who, "a.jsonl", kValidChat);
     FileRecord b = upload(svc, who, "b.jsonl", kValidChat);  // same bytes, same blob
@@ -120,7 +127,7 @@ TEST(FileService, DeleteRemovesBlobsNoOtherFileUses) {
 
 TEST(FileService, AnotherProjectsFileAnswersLikeAMissingOne) {
     TempDir dir;
-    Service svc(ServiceConfig{dir.file("data"), "", 1});
+    Service svc(config_in(dir.file("data")));
     Principal admin = admin_of(svc);
     Project other = svc.auth().create_project("other");
     Principal intruder = svc.auth().authenticate("Bearer " + svc.auth().create_key(other.id, "k").key);
