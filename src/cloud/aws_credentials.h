@@ -1,13 +1,14 @@
 // AWS credentials and region from the standard chain, as the AWS CLI and SDKs resolve them:
 //
-//   1. environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), used only
-//      when no profile was asked for explicitly (an explicit profile wins, as in the AWS CLI);
+//   1. environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), unless a
+//      profile is passed explicitly (the argument, i.e. --aws-profile), as the AWS CLI's
+//      --profile does; AWS_PROFILE does not hide them, it picks the files' section;
 //   2. the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials),
 //      section [<profile>];
 //   3. the shared config file (AWS_CONFIG_FILE, default ~/.aws/config), section
 //      [profile <profile>] ([default] for the default profile).
 //
-// The profile is the argument, else AWS_PROFILE, else "default". Only static keys are read:
+// The files' profile is the argument, else AWS_PROFILE, else "default". Only static keys are read:
 // role assumption, SSO and the instance metadata service are not implemented, and a profile
 // that names one of them (role_arn, sso_*, credential_process) is reported as such rather
 // than ignored. Nothing found is an `unauthorized` Error that lists every place looked at.

@@ -124,14 +124,18 @@ class S3Client {
                            const std::string& query = "") const;
 
   private:
-    struct Part;
-    HttpResponse send(const std::string& action, const std::string& bucket,
-                      const std::string& key, HttpRequest request, const std::string& payload_sha256);
+    using ReadAt = std::function<void(uint64_t offset, char* buf, size_t n)>;
+    HttpResponse send(HttpRequest request, const std::string& payload_sha256);
     [[noreturn]] void throw_s3_error(const std::string& action, const std::string& bucket,
                                      const std::string& key, const HttpResponse& response) const;
+    // One body (object or part) read through read_at: hashed, then sent; returns the ETag.
+    std::string put_body(const std::string& action, const std::string& bucket,
+                         const std::string& key, const std::string& url, uint64_t offset,
+                         uint64_t size, const ReadAt& read_at, const std::string& content_type);
     void put_multipart(const std::string& bucket, const std::string& key, uint64_t size,
-                       const std::function<void(uint64_t offset, char* buf, size_t n)>& read_at,
-                       const std::string& content_type);
+                       uint64_t part_size, const ReadAt& read_at, const std::string& content_type);
+    // The configured part size, grown to whole MiB when the object needs over 10,000 parts.
+    uint64_t part_size_for(uint64_t size) const;
 
     S3Config config_;
     HttpClient http_;
