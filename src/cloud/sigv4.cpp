@@ -55,7 +55,7 @@ bool unsignable(const std::string& name) {
         "user-agent", "x-amzn-trace-id"};
     for (const char* n : names)
         if (name == n) return true;
-    return false;
+    return name.rfind("proxy-", 0) == 0 || name.rfind("sec-", 0) == 0;
 }
 
 struct ParsedUrl {

@@ -13,7 +13,8 @@
 //   ('+' is a literal plus, a space is %20), sorted by name, then value.
 // - Headers: names lowercased, values trimmed with inner runs of whitespace made one space,
 //   sorted by name; repeated names joined with ','. Headers that proxies may change or add
-//   (authorization, user-agent, expect, connection, transfer-encoding, ...) are never signed.
+//   (authorization, user-agent, expect, connection, transfer-encoding, proxy-*, sec-*, ...)
+//   are never signed.
 //   `host` is taken from the URL when the request does not carry one.
 // Signing key: HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request".
 #pragma once
