@@ -25,6 +25,9 @@ void register_serve(CLI::App& app);  // the API server
 void register_worker(CLI::App& app);  // one training job for the server's scheduler
 void register_export(CLI::App& app);
 void register_estimate(CLI::App& app);  // time, memory and cost before launch
+void register_sagemaker(CLI::App& app);  // the SageMaker training-container entry point
+// True for a bare `llmtune train` inside a SageMaker training container (cmd_sagemaker.cpp).
+bool is_sagemaker_bare_train(int argc, char** argv);
 
 // Sets torch's intra-op threads; 0 means one per available core.
 void set_threads(int threads);

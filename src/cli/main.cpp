@@ -61,6 +61,16 @@ int main(int argc, char** argv) {
     register_bench(app);
     register_serve(app);
     register_worker(app);
+    register_sagemaker(app);
+
+    // SageMaker starts a training image as `<entrypoint> train`: inside its container a bare
+    // `train` is the container contract (elsewhere it stays a usage error).
+    char sm_word[] = "sagemaker", train_word[] = "train";
+    char* sm_argv[] = {argv[0], sm_word, train_word, nullptr};
+    if (is_sagemaker_bare_train(argc, argv)) {
+        argc = 3;
+        argv = sm_argv;
+    }
 
     try {
         app.parse(argc, argv);
