@@ -205,7 +205,7 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
     const int max_attempts = std::max(1, options_.retry.max_attempts);
     const bool has_body = request.body != nullptr || static_cast<bool>(request.stream.read);
     const uint64_t body_size = request.body ? request.body->size() : request.stream.size;
-    std::string last_failure;
+    std::string last_failure, first_failure;
     for (int attempt = 1;; ++attempt) {
         HttpResponse response;
         response.attempts = attempt;
@@ -263,6 +263,7 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
         if (t.error) std::rethrow_exception(t.error);
         if (rc == CURLE_OK) {
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+            if (options_.on_response) options_.on_response(request, response);
             if (attempt >= max_attempts || !is_retryable_response(response.status, response.body))
                 return response;
             last_failure = "HTTP " + std::to_string(response.status);
@@ -274,9 +275,13 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
                 throw Error(ErrorKind::io,
                             request.method + " " + request.url + " failed: " + last_failure +
                                 " (" + std::to_string(attempt) +
-                                (attempt == 1 ? " attempt)" : " attempts)"),
+                                (attempt == 1 ? " attempt)"
+                                 : first_failure == last_failure
+                                     ? " attempts)"
+                                     : " attempts; the first: " + first_failure + ")"),
                             "check that the endpoint is reachable and the network is up");
         }
+        if (first_failure.empty()) first_failure = last_failure;
         if (t.sink_used && request.sink_reset) request.sink_reset();
         double delay = std::min(options_.retry.max_delay_s,
                                 options_.retry.base_delay_s * double(1ull << std::min(attempt - 1, 20)));

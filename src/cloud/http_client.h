@@ -82,6 +82,8 @@ struct HttpClientOptions {
     long total_timeout_s = 0;     // 0 = none
     RetryPolicy retry;
     bool verbose = false;         // curl's trace on stderr
+    // Called after every attempt that got an HTTP answer (logging, metrics, tests).
+    std::function<void(const HttpRequest&, const HttpResponse&)> on_response;
 };
 
 class HttpClient {
