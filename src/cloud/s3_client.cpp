@@ -186,13 +186,14 @@ HttpResponse S3Client::send(HttpRequest request, const std::string& payload_sha2
 
 void S3Client::throw_s3_error(const std::string& action, const std::string& bucket,
                               const std::string& key, const HttpResponse& response) const {
-    std::string code, message, region;
+    std::string code, message, region, request_id;
     if (!response.body.empty() && response.body.find('<') != std::string::npos) {
         try {
             auto xml = parse_xml(response.body, "S3 error response");
             code = xml->child_text("Code");
             message = xml->child_text("Message");
             region = xml->child_text("Region");
+            request_id = xml->child_text("RequestId");
         } catch (const Error&) {
         }
     }
@@ -204,9 +205,10 @@ void S3Client::throw_s3_error(const std::string& action, const std::string& buck
     }
     if (region.empty()) region = response.header("x-amz-bucket-region");
     const std::string where = "s3://" + bucket + (key.empty() ? "" : "/" + key);
-    std::string request_id = response.header("x-amz-request-id");
+    if (request_id.empty()) request_id = response.header("x-amz-request-id");
     std::string suffix = (message.empty() ? "" : ": " + message) +
-                         (request_id.empty() ? "" : " (request id " + request_id + ")");
+                         (request_id.empty() ? "" : " (request id " + request_id + ")") +
+                         (response.attempts > 1 ? " after " + std::to_string(response.attempts) + " attempts" : "");
     const std::string what = "S3 " + action + " " + where + " failed with HTTP " +
                              std::to_string(response.status) + (code.empty() ? "" : " " + code);
 
