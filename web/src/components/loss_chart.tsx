@@ -1,7 +1,8 @@
 // Train and validation loss against the step, drawn with uPlot. Points are appended as metrics
 // events arrive; the chart redraws with setData (cheap) and resizes with its container.
+// uPlot is loaded on first use, so the other pages' first render does not wait for it.
 import { useEffect, useRef } from 'preact/hooks';
-import uPlot from 'uplot';
+import type uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
 export interface LossPoint {
@@ -24,9 +25,13 @@ function toData(points: LossPoint[]): uPlot.AlignedData {
 export function LossChart({ points }: { points: LossPoint[] }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const latest = useRef(points);
+  latest.current = points;
 
   useEffect(() => {
     const el = box.current!;
+    let gone = false;
+    let ro: ResizeObserver | null = null;
     const width = () => Math.max(240, el.clientWidth);
     const opts: uPlot.Options = {
       width: width(),
@@ -40,11 +45,15 @@ export function LossChart({ points }: { points: LossPoint[] }) {
       ],
       legend: { live: true },
     };
-    plot.current = new uPlot(opts, toData(points), el);
-    const ro = new ResizeObserver(() => plot.current?.setSize({ width: width(), height: 260 }));
-    ro.observe(el);
+    import('uplot').then(({ default: UPlot }) => {
+      if (gone) return;
+      plot.current = new UPlot(opts, toData(latest.current), el);
+      ro = new ResizeObserver(() => plot.current?.setSize({ width: width(), height: 260 }));
+      ro.observe(el);
+    });
     return () => {
-      ro.disconnect();
+      gone = true;
+      ro?.disconnect();
       plot.current?.destroy();
       plot.current = null;
     };

@@ -52,7 +52,12 @@ export function FileDetail({ id, onDeleted, onStatus }: { id: string; onDeleted:
       {f.status_details && f.status !== 'error' ? <p class="status-details">{f.status_details}</p> : null}
       {f.status === 'error' ? (
         <div class="error-box" role="alert">
-          <strong>This file cannot be used for training.</strong> {report?.error ? report.error.message : firstLine(f.status_details)}
+          <strong>This file cannot be used for training.</strong>{' '}
+          {report?.error
+            ? report.error.message
+            : report?.errors && report.errors.total > 0
+              ? `${count(report.errors.total)} invalid record${report.errors.total === 1 ? '' : 's'}: fix the lines listed below and upload the file again.`
+              : f.status_details}
           {report?.error?.hint ? <div>{report.error.hint}</div> : null}
         </div>
       ) : null}
@@ -97,10 +102,6 @@ export function FileDetail({ id, onDeleted, onStatus }: { id: string; onDeleted:
       </div>
     </article>
   );
-}
-
-function firstLine(s: string | null): string {
-  return s ? s.split('\n')[0] : '';
 }
 
 function Report({ report }: { report: FileReport }) {
