@@ -45,6 +45,11 @@ void serve(const std::map<std::string, std::string>& flags) {
     scfg.max_concurrent_jobs = cfg.max_concurrent_jobs;
     scfg.max_job_retries = cfg.job_retries;
     scfg.worker_threads = cfg.worker_threads;
+    scfg.store.store = cfg.store;
+    scfg.store.s3_endpoint = cfg.s3_endpoint;
+    scfg.store.s3_region = cfg.s3_region;
+    scfg.store.s3_path_style = cfg.s3_path_style;
+    scfg.store.aws_profile = cfg.aws_profile;
     service::Service svc(scfg);
     // Inference runs in this process (models in an LRU cache); training runs in workers.
     infer::EngineOptions eo;
@@ -60,6 +65,7 @@ void serve(const std::map<std::string, std::string>& flags) {
     std::printf("  UI: %s/ (not built yet: the web UI arrives with its issue)\n", url.c_str());
     std::printf("  data dir: %s\n  models dir: %s\n", svc.config().data_dir.c_str(),
                 cfg.models_dir.c_str());
+    std::printf("  blob store: %s\n", svc.blobs().location().c_str());
     if (admin.created)
         std::printf("  admin key (created now, saved in %s): %s\n", admin.key_path.c_str(),
                     admin.key.c_str());
@@ -104,8 +110,18 @@ void register_serve(CLI::App& app) {
             flag, [flags, name](const std::string& v) { (*flags)[name] = v; }, help);
     };
     text_option("config", "a YAML file of settings (also LLMTUNE_CONFIG)");
-    for (const auto& s : server::config_settings()) text_option(s.name, s.help);
-    cmd->callback([flags] { serve(*flags); });
+    for (const auto& s : server::config_settings()) {
+        if (std::string(s.name) == "s3_path_style") continue;
+        text_option(s.name, s.help);
+    }
+    // --s3-path-style alone means true; --s3-path-style=false is accepted too.
+    auto path_style = std::make_shared<std::string>();
+    auto* path_style_flag = cmd->add_flag("--s3-path-style{true}", *path_style,
+                                          "path-style S3 URLs, as MinIO and Ceph need");
+    cmd->callback([flags, path_style, path_style_flag] {
+        if (path_style_flag->count() > 0) (*flags)["s3_path_style"] = *path_style;
+        serve(*flags);
+    });
 }
 
 }  // namespace llmtune::cli

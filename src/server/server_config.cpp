@@ -5,6 +5,7 @@
 #include <cctype>
 #include <limits>
 
+#include "cloud/s3_client.h"
 #include "common/error.h"
 
 namespace llmtune::server {
@@ -70,6 +71,24 @@ void apply(ServerConfig& c, const std::string& name, const std::string& value,
         if (value != "debug" && value != "info" && value != "warn" && value != "error")
             throw_invalid(what + ": '" + value + "' is not one of debug, info, warn, error");
         c.log_level = value;
+    } else if (name == "store") {
+        if (!value.empty()) cloud::parse_s3_uri(value);  // checks bucket and form
+        c.store = value;
+    } else if (name == "s3_endpoint") {
+        if (!value.empty() && value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0)
+            throw_invalid(what + ": '" + value + "' is not an http:// or https:// URL");
+        c.s3_endpoint = value;
+    } else if (name == "s3_region") {
+        c.s3_region = value;
+    } else if (name == "s3_path_style") {
+        if (value == "true" || value == "1" || value == "yes")
+            c.s3_path_style = true;
+        else if (value == "false" || value == "0" || value == "no")
+            c.s3_path_style = false;
+        else
+            throw_invalid(what + ": '" + value + "' is not true or false");
+    } else if (name == "aws_profile") {
+        c.aws_profile = value;
     } else {
         LLMTUNE_ASSERT(false, "unknown setting " + name);
     }
@@ -121,6 +140,11 @@ const std::vector<ConfigSetting>& config_settings() {
         {"worker_threads", "torch threads per training worker (default 0: one per core)"},
         {"inference_memory", "model weights kept loaded for inference, e.g. 8GiB (default 8GiB)"},
         {"log_level", "debug, info, warn or error (default info)"},
+        {"store", "blob store: s3://bucket/prefix for S3 (default: the data dir; docs/storage.md)"},
+        {"s3_endpoint", "S3-compatible endpoint URL, e.g. http://127.0.0.1:9000 (default: AWS)"},
+        {"s3_region", "the bucket's region (default: AWS_REGION, AWS_DEFAULT_REGION, profile)"},
+        {"s3_path_style", "path-style S3 URLs, as MinIO and Ceph need (true/false; default false)"},
+        {"aws_profile", "AWS profile of ~/.aws/credentials and ~/.aws/config (default: env keys)"},
     };
     return all;
 }

@@ -30,6 +30,12 @@ struct ServerConfig {
     int worker_threads = 0;             // torch threads per training worker (0 = one per core)
     uint64_t inference_memory = 8ull << 30;  // loaded model weights kept for inference (LRU)
     std::string log_level = "info";     // debug | info | warn | error
+    // Blob store (docs/storage.md): "" = <data-dir>/blobs, or s3://bucket/prefix.
+    std::string store;
+    std::string s3_endpoint;            // "" = AWS; e.g. http://127.0.0.1:9000 for MinIO
+    std::string s3_region;              // "" = AWS_REGION / AWS_DEFAULT_REGION / profile
+    bool s3_path_style = false;         // <endpoint>/<bucket>/<key> (MinIO, Ceph)
+    std::string aws_profile;            // "" = environment keys, then AWS_PROFILE / default
     std::string config_file;            // the YAML file used, "" = none
 };
 

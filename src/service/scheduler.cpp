@@ -17,6 +17,7 @@
 #include "service/job_spec.h"
 #include "service/log.h"
 #include "service/model_catalog.h"
+#include "service/sagemaker_backend.h"
 #include "service/service_error.h"
 
 namespace fs = std::filesystem;
@@ -31,6 +32,9 @@ struct Scheduler::Worker {
     std::thread thread;
     std::atomic<bool> done{false};
     ordered_json last_metrics = ordered_json::object();  // the newest train/eval values
+    // A SageMaker job (no process): cancel and detach are flags its monitor reads.
+    bool remote = false;
+    std::atomic<bool> remote_stop{false}, remote_detach{false};
 };
 
 namespace {
@@ -68,6 +72,15 @@ std::string file_tail(const std::string& path, size_t max = 2000) {
 std::string fine_tuned_model_id(const JobRecord& job) {
     std::string id = job.id.rfind("ftjob-", 0) == 0 ? job.id.substr(6) : job.id;
     return "ft:" + job.model + ":" + job.suffix + ":" + id;
+}
+
+void Scheduler::run_hook(const char* what, const std::string& job_id,
+                         const std::function<void()>& hook) {
+    try {
+        hook();
+    } catch (const std::exception& e) {
+        add_event(job_id, "warn", std::string("The job's ") + what + " could not be recorded: " + e.what());
+    }
 }
 
 Scheduler::Scheduler(MetadataStore& store, SchedulerConfig config)
@@ -112,7 +125,10 @@ void Scheduler::stop() {
         for (auto& [id, w] : workers_)
             if (!w->done && w->stop_reason.empty()) {
                 w->stop_reason = "shutdown";
-                ::kill(w->pid, SIGTERM);
+                if (w->remote)
+                    w->remote_detach = true;  // the SageMaker job keeps running
+                else
+                    ::kill(w->pid, SIGTERM);
             }
         cv_.notify_all();
     }
@@ -226,6 +242,7 @@ void Scheduler::promote_validating() {
         job.spec_json = spec.to_json().dump();
         job.status = kJobQueued;
         store_.update_job(job);
+        run_hook("estimate", job.id, [&] { if (config_.on_queued) config_.on_queued(job); });
         add_event(job.id, "info",
                   "Files validated (" + std::to_string(records) +
                       " training examples); the job is queued. Hyperparameters: n_epochs=" +
@@ -271,8 +288,10 @@ void Scheduler::launch(JobRecord job) {
                                name == "train.jsonl" ? "training_file" : "validation_file",
                                name == "train.jsonl" ? "invalid_training_file"
                                                      : "invalid_validation_file");
-        std::string blob = config_.data_dir + "/blobs/sha256/" + f->canonical_sha256.substr(0, 2) +
-                           "/" + f->canonical_sha256;
+        std::string blob = config_.blob_path ? config_.blob_path(f->canonical_sha256)
+                                             : config_.data_dir + "/blobs/sha256/" +
+                                                   f->canonical_sha256.substr(0, 2) + "/" +
+                                                   f->canonical_sha256;
         std::string link = dir + "/data/" + name;
         std::error_code ec;
         fs::remove(link, ec);
@@ -286,6 +305,10 @@ void Scheduler::launch(JobRecord job) {
     ordered_json cfg = make_train_config(spec, base->path, train, valid, dir + "/output", job.seed);
     cfg["threads"] = config_.worker_threads;
     write_json_file(dir + "/train_config.json", cfg);
+    if (!spec.backend.is_null()) {
+        launch_sagemaker(job, spec.backend, base->path, train, valid, cfg);
+        return;
+    }
     write_json_file(dir + "/spec.json", {{"id", job.id},
                                          {"model", job.model},
                                          {"model_path", base->path},
@@ -421,6 +444,7 @@ void Scheduler::ingest(Worker& w, const ordered_json& e) {
                   "metrics", data);
         auto job = store_.get_job_any(w.job_id);
         if (job) {
+            run_hook("cost", w.job_id, [&] { if (config_.on_train_step) config_.on_train_step(*job, e); });
             if (step > job->last_step) {
                 job->trained_tokens += e.value("tokens", int64_t{0});
                 job->last_step = step;
@@ -523,6 +547,7 @@ void Scheduler::finish(Worker& w, int wait_status) {
         job.fine_tuned_model = fine_tuned_model_id(job);
         job.finished_at = unix_now();
         job.estimated_finish.reset();
+        run_hook("result files", job.id, [&] { if (config_.on_succeeded) config_.on_succeeded(job); });
         store_.update_job(job);
         add_event(job.id, "info", "The job has successfully completed. New model: " + job.fine_tuned_model);
         return;
@@ -599,9 +624,16 @@ JobRecord Scheduler::request_stop(const std::string& project_id, const std::stri
                            "", "invalid_state");
     auto it = workers_.find(job.id);
     if (job.status == kJobRunning && it != workers_.end() && !it->second->done) {
+        if (it->second->remote && pause)
+            throw ServiceError(ErrorKind::conflict,
+                               "Cannot pause the job " + job.id + ": a SageMaker training job "
+                               "cannot be paused; cancel it instead.", "", "invalid_state");
         if (it->second->stop_reason.empty()) {
             it->second->stop_reason = what;
-            ::kill(it->second->pid, SIGTERM);
+            if (it->second->remote)
+                it->second->remote_stop = true;  // StopTrainingJob, sent by its monitor
+            else
+                ::kill(it->second->pid, SIGTERM);
             job.stop_request = what;
             store_.update_job(job);
             add_event(job.id, "info",
@@ -643,6 +675,107 @@ JobRecord Scheduler::resume(const std::string& project_id, const std::string& jo
     woken_ = true;
     cv_.notify_all();
     return job;
+}
+
+// ---- SageMaker jobs (llmtune.backend.type "sagemaker"; service/sagemaker_backend.h) ----------
+
+void Scheduler::launch_sagemaker(JobRecord job, const ordered_json& backend,
+                                 const std::string& model_path, const std::string& train,
+                                 const std::string& valid, const ordered_json& train_config) {
+    auto in = std::make_shared<SageMakerRunInput>();
+    in->job_id = job.id;
+    in->settings = parse_sagemaker_settings(backend);
+    in->train_file = fs::canonical(train).string();
+    in->validation_file = valid.empty() ? "" : fs::canonical(valid).string();
+    in->base_model_id = job.model;
+    in->base_model_dir = model_path;
+    in->train_config = train_config;
+    in->output_dir = job_dir(job.id) + "/output";
+    in->work_dir = job_dir(job.id);
+    sagemaker_catalog_price(in->settings.instance_type, in->price_per_hour, in->price_source);
+    in->poll_interval_ms = sagemaker_poll_interval_ms();
+
+    const bool first = !job.resume;
+    job.status = kJobRunning;
+    job.worker_pid = 0;
+    job.stop_request.clear();
+    store_.update_job(job);
+    add_event(job.id, "info",
+              first ? "Fine-tuning job started on SageMaker (" + in->settings.instance_type + ")."
+                    : "Looking for the job's SageMaker training job to continue tracking it.");
+    auto w = std::make_unique<Worker>();
+    w->job_id = job.id;
+    w->remote = true;
+    Worker* raw = w.get();
+    workers_[job.id] = std::move(w);
+    raw->thread = std::thread([this, raw, in] {
+        SageMakerCallbacks cb;
+        cb.event = [&](const SageMakerEvent& e) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            add_event(raw->job_id, e.level, e.message, e.type, e.data);
+        };
+        SageMakerOutcome out;
+        try {
+            out = run_sagemaker_job(*in, cb, raw->remote_stop, raw->remote_detach);
+        } catch (const Error& e) {
+            out.status = "failed";
+            out.error_code = sagemaker_failure_code(e);
+            out.error_message = e.message();
+            out.error_hint = e.hint();
+        } catch (const std::exception& e) {
+            out.status = "failed";
+            out.error_code = "internal_error";
+            out.error_message = e.what();
+        }
+        std::lock_guard<std::mutex> lock(mutex_);
+        try {
+            finish_sagemaker(*raw, out);
+        } catch (const std::exception& e) {
+            log_event(LogLevel::error, "job outcome not recorded", {{"job", raw->job_id}, {"error", e.what()}});
+        }
+        raw->done = true;
+        cv_.notify_all();
+    });
+}
+
+void Scheduler::finish_sagemaker(Worker& w, const SageMakerOutcome& out) {
+    auto found = store_.get_job_any(w.job_id);
+    if (!found) return;
+    JobRecord job = *found;
+    if (!out.cost.is_null())
+        add_event(job.id, "info",
+                  "SageMaker billed " + std::to_string(out.cost.value("billable_seconds", int64_t{0})) +
+                      " s on " + std::to_string(out.cost.value("instance_count", int64_t{1})) + " x " +
+                      out.cost.value("instance_type", "") + ": " +
+                      (out.cost["usd"].is_null() ? std::string("cost unknown (") + out.cost.value("note", "") + ")"
+                                                 : "$" + fmt4(out.cost["usd"].get<double>())) + ".",
+                  "message", {{"cost", out.cost}});
+    if (out.status == "succeeded") {
+        job.status = kJobSucceeded;
+        job.fine_tuned_model = fine_tuned_model_id(job);
+        job.finished_at = unix_now();
+        job.estimated_finish.reset();
+        store_.update_job(job);
+        add_event(job.id, "info", "The job has successfully completed. New model: " + job.fine_tuned_model);
+    } else if (out.status == "cancelled") {
+        job.status = kJobCancelled;
+        job.finished_at = unix_now();
+        store_.update_job(job);
+        add_event(job.id, "info", "The job was cancelled (SageMaker training job stopped).");
+    } else if (out.status == "detached") {
+        job.status = kJobQueued;
+        job.resume = true;
+        store_.update_job(job);
+        add_event(job.id, "info",
+                  "The server is stopping; the SageMaker training job keeps running and is "
+                  "tracked again at the next start.");
+    } else {
+        // FailureReason verbatim as the job's error; the hint for common causes as an event.
+        if (!out.error_hint.empty())
+            add_event(job.id, "warn", "Hint: " + out.error_hint, "message",
+                      {{"code", out.error_code}, {"hint", out.error_hint}});
+        fail(job, out.error_code.empty() ? "sagemaker_failed" : out.error_code, out.error_message);
+    }
 }
 
 }  // namespace llmtune::service

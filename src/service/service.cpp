@@ -11,7 +11,7 @@ Service::Service(ServiceConfig config) : config_(std::move(config)) {
     make_dirs(config_.data_dir);
     config_.data_dir = std::filesystem::absolute(config_.data_dir).lexically_normal().string();
     store_ = std::make_unique<SqliteStore>(config_.data_dir + "/llmtune.db");
-    blobs_ = std::make_unique<BlobStore>(config_.data_dir);
+    blobs_ = open_blob_store(config_.store, config_.data_dir);
     auth_ = std::make_unique<Auth>(*store_);
     admin_ = auth_->ensure_admin_key(config_.data_dir);
     queue_ = std::make_unique<WorkQueue>(config_.file_workers);
@@ -28,6 +28,7 @@ Service::Service(ServiceConfig config) : config_(std::move(config)) {
     sc.max_concurrent = config_.max_concurrent_jobs;
     sc.max_retries = config_.max_job_retries;
     sc.worker_threads = config_.worker_threads;
+    sc.blob_path = [this](const std::string& sha256) { return blobs_->path(sha256); };
     scheduler_ = std::make_unique<Scheduler>(*store_, sc);
     jobs_ = std::make_unique<JobService>(*store_, *scheduler_, config_.models_dir);
     scheduler_->start();

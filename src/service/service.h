@@ -1,7 +1,8 @@
 // Service: everything `llmtune serve` does apart from HTTP, wired together over one data dir.
 //
 //   <data-dir>/llmtune.db        metadata (SqliteStore)
-//   <data-dir>/blobs/sha256/...  uploads and artifacts (BlobStore)
+//   <data-dir>/blobs/sha256/...  uploads and artifacts (BlobStore); with an S3 store, the
+//                                local cache of the bucket's blobs (s3_blob_store.h)
 //   <data-dir>/work/             scratch space of background tasks
 //   <data-dir>/admin.key         the admin key (mode 0600)
 //
@@ -17,6 +18,7 @@
 
 #include "service/auth.h"
 #include "service/blob_store.h"
+#include "service/blob_store_config.h"
 #include "service/file_service.h"
 #include "service/job_service.h"
 #include "service/scheduler.h"
@@ -33,6 +35,7 @@ struct ServiceConfig {
     int max_concurrent_jobs = 1;     // training workers at once (one per device)
     int max_job_retries = 2;         // worker restarts after a crash before a job fails
     int worker_threads = 0;          // torch threads per worker (0 = one per core)
+    StoreConfig store;               // where blobs live: the data dir or S3 (blob_store_config.h)
 };
 
 class Service {
