@@ -81,7 +81,7 @@ BlobInfo BlobWriter::commit() {
     return info;
 }
 
-BlobStore::BlobStore(const std::string& data_dir) : root_(data_dir + "/blobs") {
+LocalBlobStore::LocalBlobStore(const std::string& data_dir) : root_(data_dir + "/blobs") {
     make_dirs(root_ + "/sha256");
     make_dirs(root_ + "/tmp");
     // Temp files are never referenced by the database: anything left is from a crash.
@@ -89,10 +89,12 @@ BlobStore::BlobStore(const std::string& data_dir) : root_(data_dir + "/blobs") {
     for (const auto& e : fs::directory_iterator(root_ + "/tmp", ec)) fs::remove(e.path(), ec);
 }
 
-std::unique_ptr<BlobWriter> BlobStore::begin() const {
-    std::string tmp = root_ + "/tmp/" + std::to_string(::getpid()) + "-" +
-                      std::to_string(g_counter.fetch_add(1));
-    return std::make_unique<BlobWriter>(tmp, root_);
+std::string LocalBlobStore::temp_path() const {
+    return root_ + "/tmp/" + std::to_string(::getpid()) + "-" + std::to_string(g_counter.fetch_add(1));
+}
+
+std::unique_ptr<BlobWriter> LocalBlobStore::begin() const {
+    return std::make_unique<BlobWriter>(temp_path(), root_);
 }
 
 BlobInfo BlobStore::put(const std::string& data) const {
@@ -101,23 +103,23 @@ BlobInfo BlobStore::put(const std::string& data) const {
     return w->commit();
 }
 
-std::string BlobStore::path(const std::string& sha256) const {
+std::string LocalBlobStore::path(const std::string& sha256) const {
     if (!is_sha256_hex(sha256)) throw_invalid("not a sha256 blob name: '" + sha256 + "'");
     return root_ + "/sha256/" + sha256.substr(0, 2) + "/" + sha256;
 }
 
-bool BlobStore::exists(const std::string& sha256) const {
+bool LocalBlobStore::exists(const std::string& sha256) const {
     struct stat st {};
     return ::stat(path(sha256).c_str(), &st) == 0;
 }
 
-void BlobStore::remove(const std::string& sha256) const {
+void LocalBlobStore::remove(const std::string& sha256) const {
     std::string p = path(sha256);
     if (::unlink(p.c_str()) != 0 && errno != ENOENT)
         throw_io(p + ": cannot remove: " + errno_text(errno));
 }
 
-uint64_t BlobStore::size(const std::string& sha256) const {
+uint64_t LocalBlobStore::size(const std::string& sha256) const {
     struct stat st {};
     std::string p = path(sha256);
     if (::stat(p.c_str(), &st) != 0)

@@ -21,7 +21,7 @@ TEST(Sha256, MatchesKnownDigests) {
 
 TEST(BlobStore, StreamedWritesLandAtTheirHashPath) {
     TempDir dir;
-    BlobStore store(dir.path());
+    LocalBlobStore store(dir.path());
     auto w = store.begin();
     std::string content;
     for (int i = 0; i < 1000; ++i) {
@@ -40,7 +40,7 @@ TEST(BlobStore, StreamedWritesLandAtTheirHashPath) {
 
 TEST(BlobStore, SameContentIsOneBlob) {
     TempDir dir;
-    BlobStore store(dir.path());
+    LocalBlobStore store(dir.path());
     auto a = store.put("same bytes");
     auto b = store.put("same bytes");
     EXPECT_EQ(a.sha256, b.sha256);
@@ -52,7 +52,7 @@ TEST(BlobStore, SameContentIsOneBlob) {
 
 TEST(BlobStore, AnAbandonedWriteLeavesNothing) {
     TempDir dir;
-    BlobStore store(dir.path());
+    LocalBlobStore store(dir.path());
     {
         auto w = store.begin();
         w->write("partial", 7);
@@ -63,15 +63,15 @@ TEST(BlobStore, AnAbandonedWriteLeavesNothing) {
 
 TEST(BlobStore, StaleTempFilesFromACrashAreRemovedAtStart) {
     TempDir dir;
-    { BlobStore store(dir.path()); }
+    { LocalBlobStore store(dir.path()); }
     llmtune::test::write_file(dir.path() + "/blobs/tmp/123-0", "torn");
-    BlobStore store(dir.path());
+    LocalBlobStore store(dir.path());
     EXPECT_TRUE(fs::is_empty(dir.path() + "/blobs/tmp"));
 }
 
 TEST(BlobStore, MalformedHashesNeverBecomePaths) {
     TempDir dir;
-    BlobStore store(dir.path());
+    LocalBlobStore store(dir.path());
     EXPECT_THROW(store.path("../../etc/passwd"), Error);
     EXPECT_THROW(store.path(std::string(64, 'G')), Error);
     EXPECT_THROW(store.path(std::string(63, 'a')), Error);
