@@ -54,6 +54,14 @@ export function JobPage({ id }: { id: string }) {
       .then(async () => {
         if (timer) clearTimeout(timer);
         flush();
+        // The server may settle the job a moment before it writes the final event (e.g. "The
+        // job has successfully completed"), which the stream then misses: merge the newest page.
+        const page = await get<ListPage<JobEvent>>(`/fine_tuning/jobs/${encodeURIComponent(id)}/events?limit=100`, c.signal);
+        setEvents((es) => {
+          const have = new Set(es.map((e) => e.id));
+          const late = page.data.filter((e) => !have.has(e.id)).reverse();
+          return late.length ? [...es, ...late] : es;
+        });
         await job.reload(); // the settled status, before the stream counts as ended
       })
       .catch((e) => {
