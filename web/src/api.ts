@@ -235,6 +235,10 @@ export interface ModelObject {
   llmtune?: {
     kind?: string;
     fine_tuned?: boolean;
+    checkpoint?: boolean;
+    step?: number;
+    metrics?: Record<string, number>;
+    lineage?: Lineage;
     base_model?: string;
     fine_tuning_job?: string;
     method?: string;
@@ -247,6 +251,16 @@ export interface ModelObject {
     max_position_embeddings?: number;
     torch_dtype?: string;
   };
+}
+
+export interface Lineage {
+  base?: { model: string; path?: string | null; sha256?: string | null };
+  job?: string;
+  training_file?: string;
+  validation_file?: string | null;
+  hyperparameters?: { method?: Job['method']; llmtune?: Record<string, any> };
+  final_metrics?: Record<string, number> | null;
+  artifacts?: { kind?: string; files?: string[]; exports?: Record<string, { status: string; file_id: string | null }> };
 }
 
 export interface JobError {
@@ -310,3 +324,35 @@ export interface Estimate {
 
 export const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 export const SETTLED = [...TERMINAL, 'paused'];
+
+// Saves a file's content (GET /v1/files/{id}/content) through the browser. The key must be
+// sent as a header, so the bytes come through fetch and a temporary object URL.
+export async function downloadFile(fileId: string, fallbackName: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(apiUrl(`/files/${encodeURIComponent(fileId)}/content`), { headers: authHeaders() });
+  } catch (e) {
+    throw networkError(e);
+  }
+  if (!res.ok) throw errorFrom(res.status, await res.text());
+  const disposition = res.headers.get('Content-Disposition') ?? '';
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? fallbackName;
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+export interface ModelExport {
+  object: 'model.export';
+  model: string;
+  format: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | string;
+  file_id: string | null;
+  bytes?: number;
+  error: { code: string; message: string } | null;
+}

@@ -1,16 +1,16 @@
 // Models: base models, and fine-tuned models with their lineage (base, data, hyperparameters,
 // final metrics), export (GGUF or merged Hugging Face folder) and delete.
 import { useState } from 'preact/hooks';
-import { del, get, post, type Checkpoint, type Job, type ListPage, type ModelObject } from '../api';
+import { del, downloadFile, get, post, type Checkpoint, type Job, type ListPage, type ModelExport, type ModelObject } from '../api';
 import { ErrorBox } from '../components/error_box';
-import { useLoad } from '../components/use_load';
-import { count, num, time } from '../format';
+import { useInterval, useLoad } from '../components/use_load';
+import { bytes, count, num, time } from '../format';
 import { href } from '../router';
 
 export function Models() {
   const models = useLoad((s) => get<ListPage<ModelObject>>('/models', s), []);
   const all = models.data?.data ?? [];
-  const tuned = all.filter((m) => m.llmtune?.fine_tuned);
+  const tuned = all.filter((m) => m.llmtune?.fine_tuned && !m.llmtune.checkpoint);
   const bases = all.filter((m) => !m.llmtune?.fine_tuned);
   return (
     <section class="page">
@@ -64,34 +64,28 @@ export function Models() {
   );
 }
 
+const FORMATS: [string, string][] = [
+  ['gguf', 'GGUF'],
+  ['hf', 'merged Hugging Face model'],
+];
+
 function FineTunedCard({ model, onDeleted }: { model: ModelObject; onDeleted: () => void }) {
   const jobId = model.llmtune?.fine_tuning_job ?? '';
+  // The model object with its lineage (base, data, hyperparameters, final metrics, artifacts).
+  const detail = useLoad((s) => get<ModelObject>(`/models/${encodeURIComponent(model.id)}`, s), [model.id]);
   const job = useLoad((s) => (jobId ? get<Job>(`/fine_tuning/jobs/${encodeURIComponent(jobId)}`, s) : Promise.resolve(null)), [jobId]);
   const ckpts = useLoad(
     (s) => (jobId ? get<ListPage<Checkpoint>>(`/fine_tuning/jobs/${encodeURIComponent(jobId)}/checkpoints?limit=1`, s) : Promise.resolve(null)),
     [jobId],
   );
-  const [exporting, setExporting] = useState<string | null>(null);
-  const [exported, setExported] = useState<Record<string, unknown> | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [confirming, setConfirming] = useState(false);
+  const lineage = detail.data?.llmtune?.lineage;
   const j = job.data;
   const hp = j?.method?.supervised?.hyperparameters ?? j?.hyperparameters;
-  const final = ckpts.data?.data[0]?.metrics;
-
-  async function exportAs(format: string) {
-    setExporting(format);
-    setError(null);
-    setExported(null);
-    try {
-      setExported(await post(`/models/${encodeURIComponent(model.id)}/export`, { format }));
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      setError(code === 'unknown_url' ? new Error(`This server cannot export models yet (${(e as Error).message})`) : e);
-    } finally {
-      setExporting(null);
-    }
-  }
+  const final = lineage?.final_metrics ?? ckpts.data?.data[0]?.metrics ?? null;
+  const trainingFile = lineage?.training_file ?? j?.training_file;
+  const validationFile = lineage?.validation_file ?? j?.validation_file;
 
   return (
     <article class="card model-card" aria-label={model.id}>
@@ -102,34 +96,39 @@ function FineTunedCard({ model, onDeleted }: { model: ModelObject; onDeleted: ()
         <dt>Base</dt>
         <dd>{model.llmtune?.base_model}</dd>
         <dt>Method</dt>
-        <dd>{model.llmtune?.method}</dd>
+        <dd>{model.llmtune?.method === 'lora' ? 'LoRA adapter' : model.llmtune?.method === 'full' ? 'full fine-tune' : model.llmtune?.method}</dd>
         <dt>Job</dt>
         <dd>
           <a href={href('jobs', jobId)}>
             <code>{jobId}</code>
           </a>
         </dd>
-        {j ? (
+        {trainingFile ? (
           <>
             <dt>Data</dt>
             <dd>
-              <a href={href('datasets', j.training_file)}>
-                <code>{j.training_file}</code>
+              <a href={href('datasets', trainingFile)}>
+                <code>{trainingFile}</code>
               </a>
-              {j.validation_file ? (
+              {validationFile ? (
                 <>
                   {' '}
                   + validation{' '}
-                  <a href={href('datasets', j.validation_file)}>
-                    <code>{j.validation_file}</code>
+                  <a href={href('datasets', validationFile)}>
+                    <code>{validationFile}</code>
                   </a>
                 </>
               ) : null}
             </dd>
+          </>
+        ) : null}
+        {j ? (
+          <>
             <dt>Hyperparameters</dt>
             <dd>
               {String(hp?.n_epochs)} epochs, batch {String(hp?.batch_size)}, lr {typeof j.llmtune?.learning_rate === 'number' ? num(j.llmtune.learning_rate, 6) : '—'}
               {j.llmtune?.max_steps ? `, ${j.llmtune.max_steps} steps` : ''}
+              {j.llmtune?.method === 'lora' && j.llmtune.lora ? `, LoRA r ${j.llmtune.lora.r} alpha ${j.llmtune.lora.alpha}` : ''}
             </dd>
             <dt>Trained</dt>
             <dd>
@@ -141,24 +140,29 @@ function FineTunedCard({ model, onDeleted }: { model: ModelObject; onDeleted: ()
           <>
             <dt>Final metrics</dt>
             <dd>
-              train loss {num(final.train_loss)}
-              {final.valid_loss != null ? `, valid loss ${num(final.valid_loss)}` : ''}
-              {final.train_mean_token_accuracy != null ? `, token accuracy ${num(final.train_mean_token_accuracy, 3)}` : ''} (step {final.step})
+              {Object.entries(final)
+                .filter(([k, v]) => typeof v === 'number' && k !== 'step')
+                .map(([k, v]) => `${k.replace(/_/g, ' ')} ${num(v)}`)
+                .join(', ')}
+            </dd>
+          </>
+        ) : null}
+        {lineage?.artifacts?.files && lineage.artifacts.files.length > 0 ? (
+          <>
+            <dt>Artifacts</dt>
+            <dd>
+              {lineage.artifacts.kind === 'peft_adapter' ? 'PEFT adapter: ' : ''}
+              {lineage.artifacts.files.join(', ')}
             </dd>
           </>
         ) : null}
       </dl>
+      <ErrorBox error={detail.error} />
       <ErrorBox error={job.error} />
       <div class="actions">
         <a class="button-like" href={href('playground') + `?model=${encodeURIComponent(model.id)}&compare=${encodeURIComponent(model.llmtune?.base_model ?? '')}`}>
           Chat
         </a>
-        <button type="button" class="secondary" disabled={exporting !== null} onClick={() => exportAs('gguf')}>
-          {exporting === 'gguf' ? 'Exporting…' : 'Export GGUF'}
-        </button>
-        <button type="button" class="secondary" disabled={exporting !== null} onClick={() => exportAs('hf')}>
-          {exporting === 'hf' ? 'Exporting…' : 'Export merged (Hugging Face)'}
-        </button>
         {confirming ? (
           <>
             <button
@@ -187,27 +191,81 @@ function FineTunedCard({ model, onDeleted }: { model: ModelObject; onDeleted: ()
         )}
       </div>
       <ErrorBox error={error} />
-      {exported ? <ExportResult result={exported} /> : null}
+      <div class="exports">
+        {FORMATS.map(([format, label]) => (
+          <ExportRow key={format} model={model.id} format={format} label={label} known={lineage?.artifacts?.exports?.[format] ?? null} />
+        ))}
+      </div>
     </article>
   );
 }
 
-// The export's answer: a download link when the server gives one, and where the files are.
-function ExportResult({ result }: { result: Record<string, any> }) {
-  const url = result.url ?? result.download_url ?? null;
-  const path = result.path ?? result.output ?? result.llmtune?.path ?? null;
+// One export format: start it, follow it (GET .../export/{format}) and download the result,
+// which the server keeps as a file of the project.
+function ExportRow({ model, format, label, known }: { model: string; format: string; label: string; known: { status: string; file_id: string | null } | null }) {
+  const [state, setState] = useState<ModelExport | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const status = state?.status ?? known?.status ?? null;
+  const fileId = state?.file_id ?? known?.file_id ?? null;
+  const live = status === 'queued' || status === 'running';
+  const path = `/models/${encodeURIComponent(model)}/export`;
+  useInterval(
+    async () => {
+      try {
+        setState(await get<ModelExport>(`${path}/${format}`));
+      } catch (e) {
+        setError(e);
+      }
+    },
+    2000,
+    live,
+  );
+
+  async function start() {
+    setBusy(true);
+    setError(null);
+    try {
+      setState(await post<ModelExport>(path, { format }));
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      setError(code === 'unknown_url' ? new Error(`This server cannot export models yet (${(e as Error).message})`) : e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function download() {
+    setError(null);
+    try {
+      await downloadFile(fileId!, `${model.replace(/:/g, '_')}.${format === 'gguf' ? 'gguf' : 'tar'}`);
+    } catch (e) {
+      setError(e);
+    }
+  }
+
   return (
-    <div class="export-result" role="status">
-      <strong>Exported.</strong> {path ? <>Files: <code>{String(path)}</code>. </> : null}
-      {url ? (
-        <a href={String(url)} download>
-          Download
-        </a>
+    <div class="export-row">
+      <span class="export-label">Export as {label}</span>
+      {status === 'succeeded' && fileId ? (
+        <button type="button" class="secondary" onClick={download}>
+          Download{state?.bytes ? ` (${bytes(state.bytes)})` : ''}
+        </button>
+      ) : live ? (
+        <span class="chip chip-live" role="status">
+          exporting…
+        </span>
+      ) : (
+        <button type="button" class="secondary" disabled={busy} onClick={start}>
+          {status === 'failed' ? 'Retry export' : 'Export'}
+        </button>
+      )}
+      {state?.status === 'failed' && state.error ? (
+        <div class="error-box" role="alert">
+          The export failed ({state.error.code}): {state.error.message}
+        </div>
       ) : null}
-      <details>
-        <summary>Server answer</summary>
-        <pre class="snippet">{JSON.stringify(result, null, 2)}</pre>
-      </details>
+      <ErrorBox error={error} />
     </div>
   );
 }

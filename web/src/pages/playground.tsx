@@ -41,6 +41,10 @@ async function loadChoices(signal: AbortSignal): Promise<ModelChoice[]> {
   const out: ModelChoice[] = [];
   for (const m of models.data) {
     if (m.llmtune?.usable === false) continue;
+    if (m.llmtune?.checkpoint) {
+      out.push({ id: m.id, label: `${m.id}${m.llmtune.step != null ? ` (step ${m.llmtune.step})` : ''}`, group: 'Checkpoints' });
+      continue;
+    }
     const tuned = !!m.llmtune?.fine_tuned;
     out.push({ id: m.id, label: m.id + (m.llmtune?.randomly_initialized ? ' (randomly initialized)' : ''), group: tuned ? 'Fine-tuned models' : 'Base models' });
   }
@@ -49,7 +53,9 @@ async function loadChoices(signal: AbortSignal): Promise<ModelChoice[]> {
     withCkpts.map((j) => get<ListPage<Checkpoint>>(`/fine_tuning/jobs/${encodeURIComponent(j.id)}/checkpoints?limit=20`, signal).catch(() => null)),
   );
   for (const l of lists)
-    for (const c of l?.data ?? []) out.push({ id: c.fine_tuned_model_checkpoint, label: `${c.fine_tuned_model_checkpoint} (step ${c.step_number})`, group: 'Checkpoints' });
+    for (const c of l?.data ?? [])
+      if (!out.some((o) => o.id === c.fine_tuned_model_checkpoint))
+        out.push({ id: c.fine_tuned_model_checkpoint, label: `${c.fine_tuned_model_checkpoint} (step ${c.step_number})`, group: 'Checkpoints' });
   return out;
 }
 
