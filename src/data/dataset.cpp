@@ -333,21 +333,20 @@ ValidationReport convert_dataset(const std::string& path, const DataOptions& opt
         throw_io(all_path + ": write failed: " + errno_text(errno));
     }
     scratch.f = nullptr;
-    std::vector<bool> is_val = plan_split(hashes, split);
+    // The plan keeps only the validation groups' keys; each record's side is decided again
+    // from its canonical line's hash as the scratch file is read back.
+    const SplitPlan plan = plan_split_groups(std::move(hashes), split);
     AtomicFile train(outputs.out), val(val_path);
     LineWriter train_writer(train), val_writer(val);
     LineReader reader(all_path, SIZE_MAX / 2);
     std::string line;
-    size_t i = 0;
     while (reader.next(line)) {
-        LLMTUNE_ASSERT(i < is_val.size(), "the scratch file holds the scanned records");
-        (is_val[i++] ? val_writer : train_writer).line(line);
-        if (is_val[i - 1])
-            ++report.validation_records;
-        else
-            ++report.train_records;
+        bool to_validation = plan.to_validation(content_hash(line));
+        (to_validation ? val_writer : train_writer).line(line);
+        ++(to_validation ? report.validation_records : report.train_records);
     }
-    LLMTUNE_ASSERT(i == is_val.size(), "the scratch file holds the scanned records");
+    LLMTUNE_ASSERT(report.validation_records + report.train_records == report.kept,
+                   "the scratch file holds the scanned records");
     train_writer.flush();
     val_writer.flush();
     train.commit();

@@ -44,9 +44,17 @@ uint64_t content_hash(std::string_view text) {
     return content_hash128(text).lo;
 }
 
-std::vector<bool> plan_split(const std::vector<uint64_t>& hashes, const SplitOptions& options) {
-    std::vector<bool> out(hashes.size(), false);
-    if (!options.enabled() || hashes.empty()) return out;
+SplitPlan::SplitPlan(std::vector<uint64_t> validation_keys, uint64_t seed_mix)
+    : validation_keys_(std::move(validation_keys)), seed_mix_(seed_mix) {}
+
+bool SplitPlan::to_validation(uint64_t hash) const {
+    return std::binary_search(validation_keys_.begin(), validation_keys_.end(),
+                              mix64(hash ^ seed_mix_));
+}
+
+SplitPlan plan_split_groups(std::vector<uint64_t> hashes, const SplitOptions& options) {
+    const uint64_t seed_mix = mix64(options.seed);
+    if (!options.enabled() || hashes.empty()) return SplitPlan({}, seed_mix);
     int64_t n = static_cast<int64_t>(hashes.size());
     int64_t target =
         options.count > 0
@@ -56,42 +64,38 @@ std::vector<bool> plan_split(const std::vector<uint64_t>& hashes, const SplitOpt
         throw_invalid("--split asks for " + std::to_string(target) + " validation records out of " +
                           std::to_string(n) + ", which leaves none for training",
                       "give a smaller fraction or count");
-    // Groups of equal hashes, from a sorted copy: 16 bytes a group rather than hash maps'
-    // nodes, so a split of millions of records stays small (docs/architecture.md).
-    struct Group {
-        uint64_t hash;
-        int64_t size;
-    };
-    std::vector<Group> groups;
-    {
-        std::vector<uint64_t> sorted(hashes);
-        std::sort(sorted.begin(), sorted.end());
-        for (size_t i = 0; i < sorted.size();) {
-            size_t j = i + 1;
-            while (j < sorted.size() && sorted[j] == sorted[i])
-                ++j;
-            groups.push_back({sorted[i], static_cast<int64_t>(j - i)});
-            i = j;
-        }
-    }
-    const uint64_t seed_mix = mix64(options.seed);
-    auto key = [&](const Group& g) { return mix64(g.hash ^ seed_mix); };
-    std::sort(groups.begin(), groups.end(), [&](const Group& a, const Group& b) {
-        uint64_t ka = key(a), kb = key(b);
-        return ka != kb ? ka < kb : a.hash < b.hash;
-    });
-    std::vector<uint64_t> validation;  // hashes of the groups taken, sorted below
+    // Each group of equal hashes gets the key mix64(hash ^ seed_mix). Both steps are
+    // bijections on 64-bit words, so equal keys mean equal hashes: sorting the keys in place
+    // gives the groups in key order with no copy and no per-group records (docs/architecture.md).
+    for (uint64_t& h : hashes)
+        h = mix64(h ^ seed_mix);
+    std::sort(hashes.begin(), hashes.end());
+    // Take groups in key order until the target is reached, passing over groups that would
+    // overshoot it; the keys taken are compacted to the front (still sorted).
+    size_t kept = 0;
     int64_t taken = 0;
-    for (const Group& g : groups) {
-        if (taken == target) break;
-        if (taken + g.size > target) continue;
-        validation.push_back(g.hash);
-        taken += g.size;
+    for (size_t i = 0; i < hashes.size() && taken < target;) {
+        size_t j = i + 1;
+        while (j < hashes.size() && hashes[j] == hashes[i])
+            ++j;
+        int64_t size = static_cast<int64_t>(j - i);
+        if (taken + size <= target) {
+            hashes[kept++] = hashes[i];
+            taken += size;
+        }
+        i = j;
     }
-    std::vector<Group>().swap(groups);
-    std::sort(validation.begin(), validation.end());
+    hashes.resize(kept);
+    hashes.shrink_to_fit();
+    return SplitPlan(std::move(hashes), seed_mix);
+}
+
+std::vector<bool> plan_split(const std::vector<uint64_t>& hashes, const SplitOptions& options) {
+    std::vector<bool> out(hashes.size(), false);
+    if (!options.enabled() || hashes.empty()) return out;
+    SplitPlan plan = plan_split_groups(hashes, options);
     for (size_t i = 0; i < hashes.size(); ++i)
-        out[i] = std::binary_search(validation.begin(), validation.end(), hashes[i]);
+        out[i] = plan.to_validation(hashes[i]);
     return out;
 }
 

@@ -28,8 +28,26 @@ SplitOptions parse_split(const std::string& value, uint64_t seed);
 // every platform).
 uint64_t content_hash(std::string_view text);
 
-// For each record (by its content hash), whether it goes to validation. invalid_input when the
-// split would leave no training records.
+// The validation side of a planned split: the sorted keys of the hash groups it takes, 8 bytes
+// a group, so a caller can stream its records a second time and ask record by record instead
+// of keeping a per-record answer.
+class SplitPlan {
+  public:
+    SplitPlan() = default;
+    SplitPlan(std::vector<uint64_t> validation_keys, uint64_t seed_mix);
+    bool to_validation(uint64_t hash) const;
+
+  private:
+    std::vector<uint64_t> validation_keys_;  // sorted
+    uint64_t seed_mix_ = 0;
+};
+
+// Plans the split from every record's content hash. Takes the hashes by value and sorts them in
+// place (move them in to keep the peak at one copy). invalid_input when the split would leave
+// no training records.
+SplitPlan plan_split_groups(std::vector<uint64_t> hashes, const SplitOptions& options);
+
+// For each record (by its content hash), whether it goes to validation.
 std::vector<bool> plan_split(const std::vector<uint64_t>& hashes, const SplitOptions& options);
 
 }  // namespace llmtune::data
