@@ -24,6 +24,19 @@ int64_t TokenStats::percentile(double p) const {
     return histogram_.rbegin()->first;
 }
 
+std::vector<LengthBucket> TokenStats::length_histogram(int max_buckets) const {
+    std::vector<LengthBucket> out;
+    if (count_ == 0 || max_buckets < 1) return out;
+    int64_t lo = min(), hi = max();
+    int64_t width = 1;
+    while (hi / width - lo / width + 1 > max_buckets) width *= 2;
+    for (int64_t b = lo / width; b <= hi / width; ++b)
+        out.push_back({b * width, (b + 1) * width, 0});
+    int64_t first = lo / width;
+    for (const auto& [len, n] : histogram_) out[static_cast<size_t>(len / width - first)].count += n;
+    return out;
+}
+
 ordered_json TokenStats::to_json() const {
     ordered_json j;
     j["count"] = count_;
@@ -34,6 +47,10 @@ ordered_json TokenStats::to_json() const {
     j["max"] = max();
     j["total"] = total_;
     j["trainable_tokens"] = trainable_;
+    ordered_json buckets = ordered_json::array();
+    for (const auto& b : length_histogram())
+        buckets.push_back({{"lo", b.lo}, {"hi", b.hi}, {"count", b.count}});
+    j["histogram"] = buckets;
     return j;
 }
 

@@ -4,10 +4,16 @@
 
 #include <cstdint>
 #include <map>
+#include <vector>
 
 #include "common/json_file.h"
 
 namespace llmtune::data {
+
+// Records whose token count lies in [lo, hi).
+struct LengthBucket {
+    int64_t lo = 0, hi = 0, count = 0;
+};
 
 class TokenStats {
   public:
@@ -27,7 +33,14 @@ class TokenStats {
     // (nearest-rank percentile).
     int64_t percentile(double p) const;
 
-    // {"count", "min", "mean", "p50", "p95", "max", "total", "trainable_tokens"}
+    // Consecutive buckets of one power-of-two width, aligned to multiples of it, from the one
+    // holding min() to the one holding max(): the narrowest width that needs at most
+    // `max_buckets` of them. Empty buckets between are kept, so the list draws as a histogram.
+    // Empty when no record was added.
+    std::vector<LengthBucket> length_histogram(int max_buckets = 20) const;
+
+    // {"count", "min", "mean", "p50", "p95", "max", "total", "trainable_tokens",
+    //  "histogram": [{"lo", "hi", "count"}, ...]}  (length_histogram(); hi is exclusive)
     ordered_json to_json() const;
 
   private:
