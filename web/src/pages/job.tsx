@@ -1,12 +1,12 @@
 // One job: status and controls, live loss curves fed by the events stream (SSE), progress with
 // ETA, the failure and its cause, hyperparameters, checkpoints and the events log.
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { get, post, SETTLED, streamSse, type Checkpoint, type Job, type JobEvent, type ListPage } from '../api';
+import { get, post, SETTLED, streamSse, type Checkpoint, type Estimate, type Job, type JobEvent, type ListPage } from '../api';
 import { ErrorBox } from '../components/error_box';
 import { LossChart, type LossPoint } from '../components/loss_chart';
 import { StatusChip } from '../components/status_chip';
 import { useInterval, useLoad } from '../components/use_load';
-import { count, duration, num, time, usd } from '../format';
+import { bytes, count, duration, num, time, usd } from '../format';
 import { href } from '../router';
 
 const ACTIONS: Record<string, string[]> = {
@@ -121,7 +121,8 @@ export function JobPage({ id }: { id: string }) {
   const eta = j.estimated_finish && j.status === 'running' ? j.estimated_finish - Date.now() / 1000 : null;
   const hp = j.method?.supervised?.hyperparameters ?? j.hyperparameters;
   const ext = j.llmtune ?? {};
-  const cost = ext.cost;
+  const cost = ext.cost && typeof ext.cost === 'object' ? ext.cost : null;
+  const estimate = ext.estimate && typeof ext.estimate === 'object' ? (ext.estimate as Estimate) : null;
 
   return (
     <section class="page job-page">
@@ -160,10 +161,27 @@ export function JobPage({ id }: { id: string }) {
           <span>
             {step != null && total ? `Step ${count(step)} of ${count(total)} (${Math.floor((100 * step) / total)}%)` : 'Waiting for the first step…'}
             {eta != null && eta > 0 ? ` · about ${duration(eta)} left (ETA ${time(j.estimated_finish)})` : ''}
-            {cost && typeof cost.usd === 'number' ? ` · cost so far ${usd(cost.usd)}` : ''}
+            {cost && typeof cost.tokens_per_s === 'number' ? ` · ${count(Math.round(cost.tokens_per_s))} tokens/s` : ''}
           </span>
+          {cost ? (
+            <span class="muted small">
+              {typeof cost.so_far_usd === 'number'
+                ? `Cost so far ${usd(cost.so_far_usd)}${typeof cost.projected_usd === 'number' ? `, about ${usd(cost.projected_usd)} in all` : ''}.`
+                : cost.basis
+                  ? `Cost: ${cost.basis}.`
+                  : ''}
+            </span>
+          ) : null}
         </div>
       )}
+      {estimate && estimate.time ? (
+        <p class="muted small">
+          Estimated before launch: {estimate.time.lower_bound ? 'at least ' : ''}
+          {duration(estimate.time.total_s)}, peak memory {bytes(estimate.memory?.peak_bytes)}
+          {estimate.cost && typeof estimate.cost.usd === 'number' ? `, ${usd(estimate.cost.usd)}` : ''}
+          {estimate.hardware ? ` on ${estimate.hardware}` : ''}.
+        </p>
+      ) : null}
       {j.status === 'succeeded' ? (
         <p class="ok-text">
           Succeeded {time(j.finished_at)}: <code>{j.fine_tuned_model}</code>
