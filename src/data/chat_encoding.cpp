@@ -370,9 +370,7 @@ ExampleEncoder::Tokens ExampleEncoder::chat_tokens(const ordered_json& record,
 ExampleEncoder::Tokens ExampleEncoder::text_tokens(const std::string& text,
                                                    const std::string& where) const {
     (void)where;
-    auto ids = tokenizer_->encode(text, true);
-    auto eos = tokenizer_->eos_id();
-    if (eos && (ids.empty() || ids.back() != *eos)) ids.push_back(*eos);
+    auto ids = encode_text_record(*tokenizer_, text);
     Tokens out;
     out.ids = to_int32(ids);
     out.trained.assign(ids.size(), 1);
@@ -412,6 +410,14 @@ TrainingExample ExampleEncoder::encode(const CanonicalRecord& record,
     for (size_t p = 0; p + 1 < keep; ++p)
         if (t.trained[p + 1]) ex.targets[p] = ex.input_ids[p + 1];
     return ex;
+}
+
+std::vector<int64_t> encode_text_record(const tokenizer::Tokenizer& tokenizer,
+                                        const std::string& text) {
+    auto ids = tokenizer.encode(text, true);
+    auto eos = tokenizer.eos_id();
+    if (eos && (ids.empty() || ids.back() != *eos)) ids.push_back(*eos);
+    return ids;
 }
 
 }  // namespace llmtune::data

@@ -128,4 +128,10 @@ class ExampleEncoder {
     std::unique_ptr<tokenizer::ChatTemplateInputs> base_inputs_;
 };
 
+// A text record's token ids as training sees them: encoded with the tokenizer's special tokens,
+// then the end-of-sequence token appended unless the encoding already ends with it, so the
+// model learns to stop. TokenCounter counts the same ids.
+std::vector<int64_t> encode_text_record(const tokenizer::Tokenizer& tokenizer,
+                                        const std::string& text);
+
 }  // namespace llmtune::data

@@ -1,6 +1,7 @@
 #include "data/token_counter.h"
 
 #include "common/error.h"
+#include "data/chat_encoding.h"
 #include "tokenizer/jinja/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -64,8 +65,8 @@ TokenCounter::Count TokenCounter::count(const CanonicalRecord& record) const {
     ordered_json tools = v.contains("tools") ? v["tools"] : ordered_json();
     switch (record.kind) {
         case RecordKind::text: {
-            int64_t n =
-                static_cast<int64_t>(tokenizer_->encode(v["text"].get<std::string>(), true).size());
+            int64_t n = static_cast<int64_t>(
+                encode_text_record(*tokenizer_, v["text"].get<std::string>()).size());
             return {n, n};
         }
         case RecordKind::chat:

@@ -6,7 +6,8 @@
 // trainable tokens of an assistant message are the tokens the conversation gains when the
 // message is appended to the conversation before it (rendered with add_generation_prompt),
 // so they include the template's end-of-turn tokens; messages with weight 0 count nothing.
-// Text records are encoded with the tokenizer's special tokens, and every token is trainable.
+// Text records are encoded with the tokenizer's special tokens plus the end-of-sequence token
+// training appends, and every token is trainable.
 // Preference records count prompt + chosen (trainable: the chosen messages).
 #pragma once
 

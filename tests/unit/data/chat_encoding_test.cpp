@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/json_file.h"
 #include "data/chat_encoding.h"
+#include "data/token_counter.h"
 #include "support/test_support.h"
 #include "tokenizer/default_chat_templates.h"
 #include "tokenizer/tokenizer.h"
@@ -205,6 +206,10 @@ TEST(ChatEncoding, TextRecordsTrainOnEveryTokenAndEndWithEos) {
         ASSERT_EQ(ex.input_ids, std::vector<int32_t>(want.begin(), want.end())) << name;
         EXPECT_EQ(ex.target_count(), ex.size() - 1) << name;
         EXPECT_EQ(ex.targets.back(), kIgnoreTarget);
+        // The dataset's token statistics count the same tokens training sees.
+        auto counted = TokenCounter(dir).count(r);
+        EXPECT_EQ(counted.tokens, ex.size()) << name;
+        EXPECT_EQ(counted.trainable, ex.size()) << name;
         if (name == "llama2") {
             EXPECT_EQ(ex.input_ids.front(), *tok->bos_id());
         }
