@@ -360,8 +360,11 @@ TEST(DataTokens, TextRecordsCountEveryTokenAndPreferenceCountsTheChosenSide) {
     o.model = model;
     auto t = scan_dataset(tmp.file("t.jsonl"), o, nullptr);
     ASSERT_TRUE(t.tokens);
+    // Training appends the end-of-sequence token (Qwen3's encode adds none), so it counts too.
+    ASSERT_TRUE(tok->eos_id());
     int64_t n = static_cast<int64_t>(
-        tok->encode("The quick brown fox jumps over the lazy dog.", true).size());
+                    tok->encode("The quick brown fox jumps over the lazy dog.", true).size()) +
+                1;
     EXPECT_EQ(t.tokens->total(), n);
     EXPECT_EQ(t.tokens->trainable_total(), n);
 
