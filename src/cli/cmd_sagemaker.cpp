@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
 
 #include "cli/cli_common.h"
@@ -18,6 +19,8 @@
 #include "sagemaker/container_layout.h"
 #include "sagemaker/container_train.h"
 #include "sagemaker/metric_lines.h"
+#include "service/sagemaker_api.h"
+#include "service/sagemaker_requests.h"
 
 namespace llmtune::cli {
 
@@ -78,6 +81,65 @@ void register_sagemaker(CLI::App& app) {
                     r.resumed ? (" resumed from step " + std::to_string(r.resumed_from_step)).c_str()
                               : "");
         std::printf("output %s\n", layout.model_dir().c_str());
+    });
+
+    // A developer command: one SageMaker API request for a job described in a file, signed
+    // and sent as the scheduler's backend sends it (the request test compares it with the AWS
+    // SDK's).
+    struct RequestArgs {
+        std::string operation, job_file;
+        int64_t time = 0;
+    };
+    auto rargs = std::make_shared<RequestArgs>();
+    auto* req = sm->add_subcommand(
+        "request",
+        "Send one SageMaker API request (create, describe or stop) for a job file, as the "
+        "server's SageMaker backend does; prints the answer. Credentials from the AWS chain.\n"
+        "The job file: {job_name, backend: {role_arn, image_uri, instance_type, instance_count, "
+        "region, s3_prefix, max_runtime_s, spot, ..., endpoint}, train_s3_uri, validation_s3_uri, "
+        "model_s3_uri, output_s3_uri, checkpoint_s3_uri, train_config, volume_size_gb, tags}");
+    req->add_option("operation", rargs->operation, "create | describe | stop")
+        ->required()
+        ->check(CLI::IsMember({"create", "describe", "stop"}));
+    req->add_option("--job", rargs->job_file, "the job file (JSON)")->required();
+    req->add_option("--time", rargs->time, "sign as of this Unix time (tests; default: now)");
+    req->callback([rargs] {
+        const ordered_json j = read_ordered_json_file(rargs->job_file);
+        const auto settings = service::parse_sagemaker_settings(j.value("backend", ordered_json::object()));
+        const std::string name = j.value("job_name", "");
+        if (name.empty()) throw_invalid(rargs->job_file + ": job_name is required");
+        service::SageMakerApiConfig cfg;
+        cfg.region = settings.region;
+        cfg.endpoint = settings.endpoint;
+        cfg.credentials = cloud::resolve_aws_credentials();
+        cfg.http.retry.max_attempts = 1;
+        if (rargs->time > 0) {
+            const std::time_t t = static_cast<std::time_t>(rargs->time);
+            cfg.clock = [t] { return t; };
+        }
+        service::SageMakerApi api(cfg);
+        ordered_json answer;
+        if (rargs->operation == "create") {
+            service::TrainingJobInput in;
+            in.job_name = name;
+            in.settings = settings;
+            in.train_s3_uri = j.value("train_s3_uri", "");
+            in.validation_s3_uri = j.value("validation_s3_uri", "");
+            in.model_s3_uri = j.value("model_s3_uri", "");
+            in.output_s3_uri = j.value("output_s3_uri", "");
+            in.checkpoint_s3_uri = j.value("checkpoint_s3_uri", "");
+            in.hyperparameters =
+                service::hyperparameters_from_train_config(j.value("train_config", ordered_json::object()));
+            in.volume_size_gb = j.value("volume_size_gb", int64_t{30});
+            for (const auto& [k, v] : j.value("tags", ordered_json::object()).items())
+                in.tags.emplace_back(k, v.get<std::string>());
+            answer = api.call("CreateTrainingJob", service::create_training_job_body(in));
+        } else if (rargs->operation == "describe") {
+            answer = api.call("DescribeTrainingJob", service::describe_training_job_body(name));
+        } else {
+            answer = api.call("StopTrainingJob", service::stop_training_job_body(name));
+        }
+        std::printf("%s\n", answer.dump(2).c_str());
     });
 
     auto* defs = sm->add_subcommand(

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "service/sagemaker_requests.h"
 #include "service/service_error.h"
 
 namespace llmtune::service {
@@ -114,7 +115,17 @@ JobSpec parse_job_spec(const ordered_json& body) {
         const std::string p = "llmtune";
         check_keys(x, p,
                    {"method", "lora", "max_seq_len", "packing", "eval_steps", "save_steps",
-                    "max_steps", "learning_rate", "lr_scheduler_type", "warmup_steps"});
+                    "max_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "backend"});
+        if (x.contains("backend") && !x["backend"].is_null()) {
+            const auto& b = x["backend"];
+            const std::string type = b.is_object() ? b.value("type", "") : "";
+            if (type == "sagemaker")
+                s.backend = parse_sagemaker_settings(b).to_json();
+            else if (type != "local")
+                throw_invalid_param("llmtune.backend.type",
+                                    "Invalid value for 'llmtune.backend.type': expected 'local' or "
+                                    "'sagemaker'.");
+        }
         if (x.contains("method")) {
             if (!x["method"].is_string() ||
                 (x["method"] != "lora" && x["method"] != "full"))
@@ -217,6 +228,7 @@ ordered_json JobSpec::to_json() const {
     j["lr_scheduler_type"] = lr_scheduler_type;
     j["warmup_steps"] = warmup_steps;
     j["training_examples"] = training_examples;
+    if (!backend.is_null()) j["backend"] = backend;
     return j;
 }
 
@@ -240,6 +252,7 @@ JobSpec JobSpec::from_json(const ordered_json& j) {
     s.lr_scheduler_type = j["lr_scheduler_type"].get<std::string>();
     s.warmup_steps = j["warmup_steps"].get<int64_t>();
     s.training_examples = j["training_examples"].get<int64_t>();
+    if (j.contains("backend")) s.backend = j["backend"];
     return s;
 }
 

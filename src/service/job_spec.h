@@ -40,6 +40,9 @@ struct JobSpec {
     std::string lr_scheduler_type = "linear";
     int64_t warmup_steps = 0;
     int64_t training_examples = 0;  // set by resolve_auto
+    // llmtune.backend: where the job trains. null = a local worker; {"type": "sagemaker",
+    // ...} = a SageMaker training job (sagemaker_requests.h has the keys).
+    ordered_json backend = nullptr;
 
     // The base learning rate the multiplier scales: 2e-4 for LoRA, 2e-5 for full.
     double base_learning_rate() const;

@@ -110,6 +110,16 @@ TEST(SageMakerHyperparameters, ContainerPathsAndDuplicatesAreRefused) {
 TEST(SageMakerHyperparameters, StringFormRoundTrips) {
     // What the backend sends is what the container reads back.
     EXPECT_EQ(hyperparameter_string(ordered_json(0.0002)), "0.0002");
+    EXPECT_EQ(hyperparameter_string(ordered_json(16.0)), "16");
+    EXPECT_EQ(hyperparameter_string(ordered_json(0.0)), "0");
+    EXPECT_EQ(hyperparameter_string(ordered_json(1e-8)), "1e-8");
+    EXPECT_EQ(hyperparameter_string(ordered_json(1.5e-7)), "1.5e-7");
+    EXPECT_EQ(hyperparameter_string(ordered_json(0.000001)), "0.000001");
+    EXPECT_EQ(hyperparameter_string(ordered_json(123.456)), "123.456");
+    EXPECT_EQ(hyperparameter_string(ordered_json(1e21)), "1e+21");
+    EXPECT_EQ(hyperparameter_string(ordered_json(-2.5)), "-2.5");
+    EXPECT_EQ(hyperparameter_string(ordered_json(0.1)), "0.1");
+    EXPECT_EQ(hyperparameter_string(ordered_json(int64_t{42})), "42");
     EXPECT_EQ(hyperparameter_string(ordered_json(true)), "true");
     EXPECT_EQ(hyperparameter_string(ordered_json("cosine")), "cosine");
     EXPECT_EQ(hyperparameter_string(ordered_json({"q_proj", "v_proj"})), "[\"q_proj\",\"v_proj\"]");
