@@ -74,6 +74,15 @@ std::string fine_tuned_model_id(const JobRecord& job) {
     return "ft:" + job.model + ":" + job.suffix + ":" + id;
 }
 
+void Scheduler::run_hook(const char* what, const std::string& job_id,
+                         const std::function<void()>& hook) {
+    try {
+        hook();
+    } catch (const std::exception& e) {
+        add_event(job_id, "warn", std::string("The job's ") + what + " could not be recorded: " + e.what());
+    }
+}
+
 Scheduler::Scheduler(MetadataStore& store, SchedulerConfig config)
     : store_(store), config_(std::move(config)) {}
 
@@ -233,6 +242,7 @@ void Scheduler::promote_validating() {
         job.spec_json = spec.to_json().dump();
         job.status = kJobQueued;
         store_.update_job(job);
+        run_hook("estimate", job.id, [&] { if (config_.on_queued) config_.on_queued(job); });
         add_event(job.id, "info",
                   "Files validated (" + std::to_string(records) +
                       " training examples); the job is queued. Hyperparameters: n_epochs=" +
@@ -278,8 +288,10 @@ void Scheduler::launch(JobRecord job) {
                                name == "train.jsonl" ? "training_file" : "validation_file",
                                name == "train.jsonl" ? "invalid_training_file"
                                                      : "invalid_validation_file");
-        std::string blob = config_.data_dir + "/blobs/sha256/" + f->canonical_sha256.substr(0, 2) +
-                           "/" + f->canonical_sha256;
+        std::string blob = config_.blob_path ? config_.blob_path(f->canonical_sha256)
+                                             : config_.data_dir + "/blobs/sha256/" +
+                                                   f->canonical_sha256.substr(0, 2) + "/" +
+                                                   f->canonical_sha256;
         std::string link = dir + "/data/" + name;
         std::error_code ec;
         fs::remove(link, ec);
@@ -432,6 +444,7 @@ void Scheduler::ingest(Worker& w, const ordered_json& e) {
                   "metrics", data);
         auto job = store_.get_job_any(w.job_id);
         if (job) {
+            run_hook("cost", w.job_id, [&] { if (config_.on_train_step) config_.on_train_step(*job, e); });
             if (step > job->last_step) {
                 job->trained_tokens += e.value("tokens", int64_t{0});
                 job->last_step = step;
@@ -534,6 +547,7 @@ void Scheduler::finish(Worker& w, int wait_status) {
         job.fine_tuned_model = fine_tuned_model_id(job);
         job.finished_at = unix_now();
         job.estimated_finish.reset();
+        run_hook("result files", job.id, [&] { if (config_.on_succeeded) config_.on_succeeded(job); });
         store_.update_job(job);
         add_event(job.id, "info", "The job has successfully completed. New model: " + job.fine_tuned_model);
         return;

@@ -35,6 +35,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +58,15 @@ struct SchedulerConfig {
     int max_concurrent = 1;     // workers at once
     int max_retries = 2;        // restarts after a worker crash before the job fails
     int worker_threads = 0;     // torch threads per worker (0 = one per core)
+    // The local file of a blob (BlobStore::path: a cached copy for a remote store); unset, the
+    // local store's layout under data_dir.
+    std::function<std::string(const std::string& sha256)> blob_path;
+    // Hooks the service sets (job estimates, running cost, result files); each may be empty.
+    // They run under the scheduler's mutex, so they must not block: on_queued hands its work
+    // to a queue. An exception from one is logged as a warning event, never fails the job.
+    std::function<void(const JobRecord&)> on_queued;  // after a job was queued (auto resolved)
+    std::function<void(JobRecord&, const ordered_json&)> on_train_step;  // before its update_job
+    std::function<void(JobRecord&)> on_succeeded;  // before update_job (may set result_files_json)
 };
 
 class Scheduler {
@@ -101,6 +111,7 @@ class Scheduler {
                           const std::string& train, const std::string& valid,
                           const ordered_json& train_config);
     void finish_sagemaker(Worker& w, const SageMakerOutcome& outcome);
+    void run_hook(const char* what, const std::string& job_id, const std::function<void()>& hook);
     void fail(JobRecord& job, const std::string& code, const std::string& message,
               const std::string& param = "");
 
