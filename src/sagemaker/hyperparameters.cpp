@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -170,9 +172,39 @@ std::vector<std::string> hyperparameter_keys() {
     return out;
 }
 
+// A double as ECMAScript's Number::toString writes it (the shortest digits that read back to
+// the same double; plain notation from 1e-6 to 1e21, else d.ddde+-x), so the hyperparameters
+// llmtune sends are the strings a JavaScript or Python client would most likely send: "16",
+// "0.0002", "1e-8".
+std::string number_string(double v) {
+    if (v == 0) return "0";
+    if (!std::isfinite(v)) return std::isnan(v) ? "NaN" : v < 0 ? "-Infinity" : "Infinity";
+    char buf[40];
+    for (int p = 0; p < 17; ++p) {
+        std::snprintf(buf, sizeof buf, "%.*e", p, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
+    std::string e = buf;  // [-]d[.ddd]e[+-]xx
+    std::string sign;
+    if (e[0] == '-') sign = "-", e.erase(0, 1);
+    const size_t epos = e.find('e');
+    const int exp10 = std::atoi(e.c_str() + epos + 1);
+    std::string digits = e.substr(0, epos);
+    digits.erase(std::remove(digits.begin(), digits.end(), '.'), digits.end());
+    while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+    const int k = static_cast<int>(digits.size()), n = exp10 + 1;
+    if (k <= n && n <= 21) return sign + digits + std::string(static_cast<size_t>(n - k), '0');
+    if (0 < n && n <= 21) return sign + digits.substr(0, static_cast<size_t>(n)) + "." + digits.substr(static_cast<size_t>(n));
+    if (-6 < n && n <= 0) return sign + "0." + std::string(static_cast<size_t>(-n), '0') + digits;
+    std::string out = sign + digits.substr(0, 1);
+    if (k > 1) out += "." + digits.substr(1);
+    return out + "e" + (n - 1 < 0 ? "-" : "+") + std::to_string(std::abs(n - 1));
+}
+
 std::string hyperparameter_string(const ordered_json& value) {
     if (value.is_string()) return value.get<std::string>();
-    return value.dump();  // true/false, numbers (shortest round trip), lists as JSON
+    if (value.is_number_float()) return number_string(value.get<double>());
+    return value.dump();  // true/false, integers, lists as JSON
 }
 
 ParsedHyperparameters config_from_hyperparameters(const json& hyperparameters,

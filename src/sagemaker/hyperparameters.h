@@ -40,8 +40,8 @@ ParsedHyperparameters config_from_hyperparameters(const json& hyperparameters,
 std::vector<std::string> hyperparameter_keys();
 
 // The string form of a config value as hyperparameters.json carries it (what the backend
-// sends): strings as they are, booleans "true"/"false", numbers in shortest round-trip form,
-// lists as JSON arrays.
+// sends): strings as they are, booleans "true"/"false", integers in decimal, other numbers as
+// JavaScript's String(number) writes them ("16", "0.0002", "1e-8"), lists as JSON arrays.
 std::string hyperparameter_string(const ordered_json& value);
 
 }  // namespace llmtune::sagemaker
