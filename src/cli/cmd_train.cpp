@@ -5,16 +5,27 @@
 // `--resume` continues exactly from there. The handler is installed with SA_RESETHAND, so a
 // second signal takes the default action at once (no checkpoint for the step in progress; the
 // previous checkpoint stays valid).
+//
+// Data parallelism: with torchrun's variables set (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+// MASTER_PORT; see dist/rank_env.h) this process is one rank of a job: it joins the c10d
+// process group, trains its slice of every global batch, and only rank 0 prints progress and
+// results. Each rank uses OMP_NUM_THREADS threads (1 when unset) unless --threads says
+// otherwise. `llmtune launch` sets the variables for the ranks of one node.
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "cli/cli_common.h"
 #include "common/error.h"
 #include "common/progress.h"
+#include "dist/bucketed_sync.h"
+#include "dist/process_group.h"
+#include "dist/rank_env.h"
 #include "train/train_config.h"
 #include "train/trainer.h"
 
@@ -73,8 +84,24 @@ void register_train(CLI::App& app) {
     cmd->add_option("--threads", args->threads, "CPU threads, overriding the config's threads");
     cmd->callback([args, cmd] {
         train::TrainConfig config = train::load_train_config(args->config);
+        const std::optional<dist::RankEnv> rank_env = dist::rank_env_from_process();
+        if (rank_env && args->threads < 0)
+            config.threads = dist::rank_threads([](const char* n) { return std::getenv(n); });
         if (args->threads >= 0) config.threads = args->threads;
         set_threads(config.threads);
+        std::unique_ptr<dist::ProcessGroup> group;
+        std::unique_ptr<dist::DistributedSync> sync;
+        if (rank_env) {
+            // CUDA ranks use NCCL on the GPU of their local rank; CPU ranks use Gloo.
+            const bool cuda = config.model.device.rfind("cuda", 0) == 0;
+            if (cuda) config.model.device = "cuda:" + std::to_string(rank_env->local_rank);
+            group = dist::ProcessGroup::connect(
+                *rank_env, cuda ? dist::Backend::nccl : dist::Backend::gloo,
+                dist::dist_timeout_from_process());
+            sync = std::make_unique<dist::DistributedSync>(*group,
+                                                           dist::sync_options_from_process());
+        }
+        const bool root = !rank_env || rank_env->rank == 0;
         train::ResumeOptions resume;
         resume.resume = cmd->count("--resume") > 0;
         resume.checkpoint = args->resume;
@@ -84,6 +111,7 @@ void register_train(CLI::App& app) {
         int64_t first_step = 0;
         train::TrainerHooks hooks;
         hooks.stop = &g_stop;
+        hooks.sync = sync.get();
         hooks.on_event = [&](const ordered_json& e) {
             const std::string type = e.value("type", "");
             if (type == "start" || type == "resume") {
@@ -130,6 +158,7 @@ void register_train(CLI::App& app) {
             }
         };
         const train::TrainResult r = train::run_training(config, resume, hooks);
+        if (!root) return;  // rank 0 reports for the job
         std::printf("trained %lld/%lld steps (%s)\n", static_cast<long long>(r.steps),
                     static_cast<long long>(r.total_steps), r.stop_reason.c_str());
         for (const auto& [k, v] : r.final_metrics.items())

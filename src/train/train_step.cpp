@@ -17,10 +17,14 @@ StepRunner::StepRunner(model::CausalLM& lm, AdamW& optimizer, const LrSchedule& 
       sync_(sync) {
     for (const auto& [name, t] : optimizer.params())
         params_.push_back(t);
+    sync_.register_parameters(params_);
 }
 
 StepOutput StepRunner::step(const std::vector<Batch>& micro_batches) {
-    LLMTUNE_ASSERT(!micro_batches.empty(), "a step has at least one micro-batch");
+    // A data-parallel rank may have no rows in a short last batch; it still takes part in
+    // every collective. One process always has at least one micro-batch.
+    LLMTUNE_ASSERT(!micro_batches.empty() || sync_.world_size() > 1,
+                   "a step has at least one micro-batch");
     StepOutput out;
     int64_t local_targets = 0, local_tokens = 0;
     for (const auto& b : micro_batches) {
@@ -34,8 +38,10 @@ StepOutput StepRunner::step(const std::vector<Batch>& micro_batches) {
     lm_->train();
     optimizer_.zero_grad();
     double loss_sum = 0, correct = 0;
-    for (const auto& b : micro_batches) {
+    for (size_t i = 0; i < micro_batches.size(); ++i) {
+        const Batch& b = micro_batches[i];
         LossSums sums = causal_lm_loss(lm_, b);
+        if (i + 1 == micro_batches.size()) sync_.before_last_backward();
         (sums.loss_sum / global_targets).backward();
         loss_sum += sums.loss_sum.detach().item<double>();
         correct += static_cast<double>(sums.correct.item<int64_t>());

@@ -38,7 +38,8 @@ class StepRunner {
     StepRunner(model::CausalLM& lm, AdamW& optimizer, const LrSchedule& schedule,
                double max_grad_norm, GradientSync& sync);
 
-    // Forward + backward over `micro_batches`, gradient sync, clipping and the AdamW update.
+    // Forward + backward over `micro_batches` (empty only on a data-parallel rank with no rows
+    // this step), gradient sync, clipping and the AdamW update.
     // When the loss or the gradient norm is not finite, the gradients are dropped, nothing is
     // updated and `finite` is false: the caller stops with an error naming the step.
     StepOutput step(const std::vector<Batch>& micro_batches);

@@ -135,12 +135,18 @@ class Trainer {
     std::string save();
     void evaluate_now();
     [[noreturn]] void fail_non_finite(const StepOutput& out);
+    void agree_across_ranks();
+    std::vector<int64_t> rank_slice(const std::vector<int64_t>& global_batch) const;
 
     const TrainConfig& config_;
     ResumeOptions resume_;
     TrainerHooks hooks_;
     LocalSync local_sync_;
     GradientSync* sync_;
+    // Data parallelism (gradient_sync.h): this rank takes rows [rank*b, (rank+1)*b) of each
+    // global batch of b*world rows; rank 0 alone writes events, checkpoints and artifacts.
+    const int rank_ = sync_->rank();
+    const int world_ = sync_->world_size();
 
     const std::string out_dir_ = config_.output.dir;
     const std::string ckpt_dir_ = config_.output.dir + "/checkpoints";
@@ -163,6 +169,7 @@ class Trainer {
 };
 
 void Trainer::log(ordered_json event) {
+    if (rank_ != 0) return;  // one log per job, written by rank 0
     events_->write(event);
     if (hooks_.on_event) hooks_.on_event(event);
 }
@@ -177,7 +184,7 @@ void Trainer::prepare() {
         throw Error(ErrorKind::conflict, "output.dir " + out_dir_ + " already holds a training run",
                     "pass --resume to continue it, or choose another output.dir");
     make_dirs(out_dir_);
-    if (!resume_.resume) fs::remove(out_dir_ + "/events.jsonl");
+    if (!resume_.resume && rank_ == 0) fs::remove(out_dir_ + "/events.jsonl");
 
     data_ = prepare_training_data(config_);
     train_rows_ = plan_rows(data_.train, config_.data.packing, config_.data.max_seq_len);
@@ -218,8 +225,10 @@ void Trainer::prepare() {
     ac.weight_decay = t.weight_decay;
     optimizer_ = std::make_unique<AdamW>(trainable_parameters(*lm_, lora_), ac);
 
-    order_ =
-        std::make_unique<DataOrder>(static_cast<int64_t>(train_rows_.size()), t.batch_size, t.seed);
+    // The data order is over global batches, so W ranks of batch b visit the rows in the order
+    // one process of batch W*b does.
+    order_ = std::make_unique<DataOrder>(static_cast<int64_t>(train_rows_.size()),
+                                         t.batch_size * world_, t.seed);
     const int64_t steps_per_epoch =
         (order_->batches_per_epoch() + t.gradient_accumulation_steps - 1) /
         t.gradient_accumulation_steps;
@@ -232,6 +241,9 @@ void Trainer::prepare() {
     schedule_ = std::make_unique<LrSchedule>(sc, state_.total_steps);
 
     state_.config = config_.resume_relevant_json();
+    // A checkpoint records the global batch, so a run may resume on another world size as
+    // long as ranks x batch_size stays the same.
+    if (world_ > 1) state_.config["training"]["batch_size"] = t.batch_size * world_;
     state_.config_hash = sha256_text(state_.config.dump());
     state_.model_sha256 = model_hash_.combined;
     state_.datasets = {{"train", ordered_json::array()}, {"validation", nullptr}};
@@ -244,7 +256,43 @@ void Trainer::prepare() {
 }
 
 void Trainer::restore() {
-    const CheckpointRef ref = find_resume_checkpoint(ckpt_dir_, resume_.checkpoint);
+    CheckpointRef ref;
+    if (world_ == 1) {
+        ref = find_resume_checkpoint(ckpt_dir_, resume_.checkpoint);
+    } else {
+        // Rank 0 decides (the latest checkpoint it sees) and tells the others the step.
+        int64_t step = -1;
+        std::optional<Error> failed;
+        if (rank_ == 0) {
+            try {
+                ref = find_resume_checkpoint(ckpt_dir_, resume_.checkpoint);
+                step = ref.step;
+            } catch (const Error& e) {
+                failed = e;
+            }
+        }
+        torch::Tensor t = torch::full({1}, step, torch::kInt64);
+        sync_->broadcast_from_rank0(t);
+        step = t.item<int64_t>();
+        if (failed) throw *failed;
+        if (step < 0)
+            throw Error(ErrorKind::not_found,
+                        "rank " + std::to_string(rank_) +
+                            ": rank 0 found no checkpoint to resume from (its error says why)",
+                        "see rank 0's error");
+        if (rank_ != 0) {
+            ref.step = step;
+            ref.dir = resume_.checkpoint.empty()
+                          ? ckpt_dir_ + "/" + checkpoint_name(step)
+                          : find_resume_checkpoint(ckpt_dir_, resume_.checkpoint).dir;
+            if (!fs::exists(ref.dir + "/trainer_state.json") ||
+                read_trainer_state(ref.dir).step != step)
+                throw Error(ErrorKind::not_found,
+                            "rank " + std::to_string(rank_) + " cannot read rank 0's checkpoint " +
+                                ref.dir + " (step " + std::to_string(step) + ")",
+                            "output.dir must be on storage that every rank shares");
+        }
+    }
     TrainerState saved = read_trainer_state(ref.dir);
     std::vector<std::string> diffs = json_differences(saved.config, state_.config);
     if (saved.model_sha256 != state_.model_sha256)
@@ -277,12 +325,16 @@ void Trainer::restore() {
 }
 
 std::string Trainer::save() {
-    CheckpointModel cm{&*lm_, lora_, lora_cfg_, config_.model.path, optimizer_.get()};
-    const std::string dir = save_checkpoint(ckpt_dir_, state_, cm);
+    std::string dir = ckpt_dir_ + "/" + checkpoint_name(state_.step);
+    if (rank_ == 0) {
+        CheckpointModel cm{&*lm_, lora_, lora_cfg_, config_.model.path, optimizer_.get()};
+        dir = save_checkpoint(ckpt_dir_, state_, cm);
+        if (config_.output.save_total_limit > 0)
+            prune_checkpoints(ckpt_dir_, config_.output.save_total_limit);
+    }
+    sync_->barrier();  // the other ranks wait until the checkpoint is complete
     last_checkpoint_ = dir;
     last_saved_step_ = state_.step;
-    if (config_.output.save_total_limit > 0)
-        prune_checkpoints(ckpt_dir_, config_.output.save_total_limit);
     log({{"type", "checkpoint"}, {"step", state_.step}, {"path", dir}});
     return dir;
 }
@@ -290,13 +342,15 @@ std::string Trainer::save() {
 void Trainer::evaluate_now() {
     if (data_.validation.empty()) return;
     std::vector<Batch> batches;
-    const int64_t bs = config_.training.batch_size;
+    const int64_t bs = config_.training.batch_size * world_;  // global batches, sliced per rank
     for (size_t begin = 0; begin < valid_rows_.size(); begin += static_cast<size_t>(bs)) {
         std::vector<int64_t> ids;
         for (size_t i = begin; i < std::min(valid_rows_.size(), begin + static_cast<size_t>(bs));
              ++i)
             ids.push_back(static_cast<int64_t>(i));
-        batches.push_back(build_batch(data_.validation, valid_rows_, ids, layout_));
+        ids = rank_slice(ids);
+        if (!ids.empty())
+            batches.push_back(build_batch(data_.validation, valid_rows_, ids, layout_));
     }
     const EvalOutput e = evaluate(*lm_, batches, *sync_);
     last_eval_step_ = state_.step;
@@ -337,12 +391,45 @@ void Trainer::fail_non_finite(const StepOutput& out) {
                                       : "resume from the checkpoint with --resume " + ckpt));
 }
 
+std::vector<int64_t> Trainer::rank_slice(const std::vector<int64_t>& global_batch) const {
+    if (world_ == 1) return global_batch;
+    const auto b = static_cast<size_t>(config_.training.batch_size);
+    const size_t begin = std::min(global_batch.size(), static_cast<size_t>(rank_) * b);
+    const size_t end = std::min(global_batch.size(), begin + b);
+    return {global_batch.begin() + static_cast<std::ptrdiff_t>(begin),
+            global_batch.begin() + static_cast<std::ptrdiff_t>(end)};
+}
+
+// Every rank must train the same run from the same weights: rank 0's settings, model and data
+// hashes and step are compared with each rank's, then rank 0's trained weights are copied to
+// all (as DDP does at construction), so the replicas start bit-identical.
+void Trainer::agree_across_ranks() {
+    const std::string mine = sha256_text(state_.config.dump() + "\n" + state_.model_sha256 +
+                                         "\n" + state_.datasets.dump() + "\n" +
+                                         std::to_string(state_.step));
+    torch::Tensor t = torch::from_blob(const_cast<char*>(mine.data()),
+                                       {static_cast<int64_t>(mine.size())}, torch::kUInt8)
+                          .clone();
+    sync_->broadcast_from_rank0(t);
+    if (std::string(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()), mine.size()) != mine)
+        throw Error(ErrorKind::invalid_input,
+                    "rank " + std::to_string(rank_) +
+                        "'s training settings, model, data or resume step differ from rank 0's",
+                    "start every rank with the same config, model and data files");
+    for (const auto& [name, p] : optimizer_->params()) {
+        torch::Tensor data = p.detach();
+        sync_->broadcast_from_rank0(data);
+    }
+}
+
 TrainResult Trainer::run() {
     prepare();
     if (resume_.resume) restore();
-    events_ = std::make_unique<MetricsLog>(
-        out_dir_ + "/events.jsonl",
-        resume_.resume ? std::optional<int64_t>(state_.step) : std::nullopt);
+    if (world_ > 1) agree_across_ranks();
+    if (rank_ == 0)
+        events_ = std::make_unique<MetricsLog>(
+            out_dir_ + "/events.jsonl",
+            resume_.resume ? std::optional<int64_t>(state_.step) : std::nullopt);
 
     const auto& t = config_.training;
     log({{"type", resume_.resume ? "resume" : "start"},
@@ -372,7 +459,10 @@ TrainResult Trainer::run() {
     const bool have_valid = !data_.validation.empty();
     try {
         while (state_.step < state_.total_steps) {
-            if (hooks_.stop && hooks_.stop->load()) {
+            bool stop = hooks_.stop && hooks_.stop->load();
+            // Every rank stops at the same step, whichever saw the signal.
+            if (world_ > 1) stop = sync_->all_reduce_sum(stop ? 1.0 : 0.0) > 0;
+            if (stop) {
                 const std::string dir = last_saved_step_ == state_.step ? last_checkpoint_ : save();
                 log({{"type", "interrupted"}, {"step", state_.step}, {"checkpoint", dir}});
                 throw Error(ErrorKind::cancelled,
@@ -384,8 +474,9 @@ TrainResult Trainer::run() {
             const auto step_start = Clock::now();
             std::vector<Batch> micro;
             for (int64_t k = 0; k < t.gradient_accumulation_steps; ++k) {
-                micro.push_back(
-                    build_batch(data_.train, train_rows_, order_->next_batch(), layout_));
+                const std::vector<int64_t> rows = rank_slice(order_->next_batch());
+                if (!rows.empty())
+                    micro.push_back(build_batch(data_.train, train_rows_, rows, layout_));
                 if (order_->position().batch == 0) break;  // a step never spans two epochs
             }
             const StepOutput out = runner.step(micro);
@@ -440,9 +531,10 @@ TrainResult Trainer::run() {
         if (have_valid && last_eval_step_ != state_.step) evaluate_now();
         if (last_saved_step_ != state_.step) save();
 
-        // Final artifacts.
+        // Final artifacts, by rank 0; the others wait for them at the barrier below.
         std::vector<std::string> artifacts;
-        if (lora_) {
+        if (rank_ != 0) {
+        } else if (lora_) {
             model::save_peft_adapter(out_dir_, *lm_, lora_cfg_, config_.model.path);
             artifacts = {"adapter_config.json", "adapter_model.safetensors"};
         } else {
@@ -467,15 +559,17 @@ TrainResult Trainer::run() {
                        {"elapsed_s", state_.elapsed_s},
                        {"stop_reason", stop_reason},
                        {"final_checkpoint", last_checkpoint_}};
+        if (world_ > 1) mi.training["world_size"] = world_;
         mi.final_metrics = final_metrics_;
         mi.chat_template = data_.chat_template;
-        write_manifest(out_dir_, mi);
+        if (rank_ == 0) write_manifest(out_dir_, mi);
         log({{"type", "end"},
              {"step", state_.step},
              {"total_steps", state_.total_steps},
              {"stop_reason", stop_reason},
              {"metrics", final_metrics_},
              {"output", out_dir_}});
+        sync_->barrier();
     } catch (const Error& e) {
         if (e.kind() != ErrorKind::cancelled && e.message().rfind("training diverged", 0) != 0) {
             try {
