@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "bench/api_bench.h"
 #include "bench/data_bench.h"
 #include "bench/decode_bench.h"
 #include "bench/device_bench.h"
@@ -88,6 +89,35 @@ void register_estimator_benches(CLI::App* bench) {
         if (!es->fit_out.empty()) usage_error("--fit-out needs --fit");
         set_threads(es->o.threads);
         bench::run_estimate_bench(es->o, self_executable());
+    });
+}
+
+// bench api: the HTTP API under wrk's load while a training job runs (bench/api_bench.h).
+void register_api_bench(CLI::App* bench) {
+    auto o = std::make_shared<bench::ApiBenchOptions>();
+    auto* api = bench->add_subcommand(
+        "api",
+        "GET of a job and of the job list under load (wrk, keep-alive connections) against a "
+        "server this command starts on a temporary data dir, while a training job runs: req/s, "
+        "p50/p99 latency, errors; target p99 < 20 ms with zero errors");
+    api->add_option("--connections", o->connections, "wrk connections")->capture_default_str();
+    api->add_option("--duration", o->duration_s, "seconds per endpoint")->capture_default_str();
+    api->add_option("--wrk-threads", o->wrk_threads, "wrk threads")->capture_default_str();
+    api->add_option("--jobs", o->jobs, "jobs created (the first trains; the list shows them)")
+        ->capture_default_str();
+    api->add_option("--http-threads", o->http_threads,
+                    "the server's --http-threads (0 = its default)")
+        ->capture_default_str();
+    api->add_option("--worker-threads", o->worker_threads,
+                    "torch threads of the training worker")
+        ->capture_default_str();
+    api->add_option("--log-level", o->log_level, "the server's --log-level")->capture_default_str();
+    api->add_option("--tokenizer", o->tokenizer,
+                    "tokenizer dir of the tiny model (default: the npm llama2 tokenizer)");
+    api->add_option("--wrk", o->wrk, "the wrk executable")->capture_default_str();
+    api->add_flag("--keep", o->keep, "keep the temporary data dir (its path is printed)");
+    api->callback([o] {
+        std::printf("%s\n", bench::run_api_bench(*o, self_executable()).dump(2).c_str());
     });
 }
 
@@ -204,6 +234,7 @@ void register_bench(CLI::App& app) {
     train->add_option("--profile", tr->o.profile,
                       "with --config: write a chrome trace of the last timed step to this file");
     register_estimator_benches(bench);
+    register_api_bench(bench);
 
     train->callback([tr] {
         set_threads(tr->o.threads);
