@@ -104,6 +104,7 @@ ApiServer::ApiServer(service::Service& svc, const ServerConfig& config,
     register_file_routes(*router_, svc_, FileRouteOptions{config_.max_upload_bytes});
     register_model_routes(*router_, svc_);
     register_admin_routes(*router_, svc_);
+    register_estimate_routes(*router_, svc_);
     register_job_routes(*router_, svc_);
     if (engine) register_inference_routes(*router_, svc_, *engine);
 }

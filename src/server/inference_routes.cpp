@@ -1,11 +1,13 @@
 // POST /v1/chat/completions and /v1/completions (OpenAI shapes), streaming as server-sent
 // events (chunks ending with `data: [DONE]`) or not, for base models and fine-tuned models
-// (a LoRA adapter applied without merging, or a fully fine-tuned model directory).
+// (a LoRA adapter applied without merging, or a fully fine-tuned model directory) and their
+// checkpoints (service/checkpoint_models.h).
 #include "common/error.h"
 #include "infer/inference_engine.h"
 #include "server/api_error.h"
 #include "server/router.h"
 #include "server/routes.h"
+#include "service/checkpoint_models.h"
 #include "service/ids.h"
 #include "service/model_catalog.h"
 #include "service/service.h"
@@ -29,6 +31,16 @@ infer::ModelRef resolve_model(service::Service& svc, const service::Principal& w
                                             "' is no longer in the models dir.",
                                         "model", "model_not_found");
         return {base->path, out};
+    }
+    if (auto c = service::find_checkpoint_model(svc.store(), who.project_id, id)) {
+        auto base = service::find_base_model(svc.config().models_dir, c->job.model);
+        if (!base)
+            throw service::ServiceError(ErrorKind::not_found,
+                                        "The base model '" + c->job.model + "' of '" + id +
+                                            "' is no longer in the models dir.",
+                                        "model", "model_not_found");
+        auto files = service::checkpoint_files(*c, base->path, svc.scheduler().job_dir(c->job.id));
+        return {files.model_dir, files.adapter_dir};
     }
     if (auto base = service::find_base_model(svc.config().models_dir, id)) return {base->path, ""};
     throw service::ServiceError(ErrorKind::not_found,

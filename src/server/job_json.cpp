@@ -53,6 +53,8 @@ ordered_json job_json(const service::JobRecord& j) {
     ext["learning_rate"] = spec.resolved() ? ordered_json(spec.effective_learning_rate()) : ext["learning_rate"];
     ext["attempts"] = j.attempts;
     ext["model_deleted"] = j.model_deleted;
+    ext["estimate"] = ordered_json::parse(j.estimate_json, nullptr, false);
+    ext["cost"] = ordered_json::parse(j.cost_json, nullptr, false);
     out["llmtune"] = ext;
     return out;
 }

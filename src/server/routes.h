@@ -27,6 +27,8 @@ void register_model_routes(Router& router, service::Service& svc);
 // /v1/fine_tuning/jobs and their events, checkpoints, cancel, pause, resume
 void register_job_routes(Router& router, service::Service& svc);
 // POST /v1/chat/completions and /v1/completions
+// POST /v1/fine_tuning/jobs/estimate
+void register_estimate_routes(Router& router, service::Service& svc);
 void register_inference_routes(Router& router, service::Service& svc,
                                infer::InferenceEngine& engine);
 // /v1/organization/projects and their api_keys (admin key only)

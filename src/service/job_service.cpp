@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "service/ids.h"
+#include "service/job_estimate.h"
 #include "service/job_spec.h"
 #include "service/model_catalog.h"
 #include "service/service_error.h"
@@ -49,6 +50,21 @@ JobService::JobService(MetadataStore& store, Scheduler& scheduler, std::string m
     : store_(store), scheduler_(scheduler), models_dir_(std::move(models_dir)) {}
 
 JobRecord JobService::create(const Principal& who, const ordered_json& body) {
+    std::string hardware;
+    JobRecord job = prepare(who, body, &hardware);
+    // Estimated once the job is queued ("auto" resolved, files processed): job_estimate.h.
+    job.estimate_json = ordered_json{{"status", "pending"}, {"hardware", hardware}}.dump();
+    store_.insert_job(job);
+    scheduler_.add_event(job.id, "info", "Validating training file: " + job.training_file +
+                                             (job.validation_file.empty()
+                                                  ? ""
+                                                  : " and validation file: " + job.validation_file));
+    scheduler_.wake();
+    return job;
+}
+
+JobRecord JobService::prepare(const Principal& who, ordered_json body, std::string* hardware) {
+    *hardware = JobEstimator::take_hardware(body);
     static const std::vector<std::string> known = {
         "model",    "training_file", "validation_file", "suffix",       "seed",
         "metadata", "method",        "hyperparameters", "integrations", "llmtune"};
@@ -119,12 +135,6 @@ JobRecord JobService::create(const Principal& who, const ordered_json& body) {
     job.project_id = who.project_id;
     job.created_at = unix_now();
     job.status = kJobValidatingFiles;
-    store_.insert_job(job);
-    scheduler_.add_event(job.id, "info", "Validating training file: " + job.training_file +
-                                             (job.validation_file.empty()
-                                                  ? ""
-                                                  : " and validation file: " + job.validation_file));
-    scheduler_.wake();
     return job;
 }
 

@@ -19,6 +19,9 @@ class JobService {
     // Checks the request body (OpenAI's fields plus `llmtune`), stores the job as
     // validating_files and wakes the scheduler. invalid_input / not_found name the param.
     JobRecord create(const Principal& who, const ordered_json& body);
+    // The checks of create without storing anything: the job as create would store it, and
+    // `llmtune.hardware` of the body ("local" when absent) in *hardware.
+    JobRecord prepare(const Principal& who, ordered_json body, std::string* hardware);
     JobRecord get(const Principal& who, const std::string& id);
     Page<JobRecord> list(const Principal& who, const JobListQuery& q);
     JobRecord cancel(const Principal& who, const std::string& id);

@@ -108,6 +108,13 @@ struct JobRecord {
     bool resume = false;    // the next worker start continues from the last checkpoint
     int64_t worker_pid = 0; // the running worker's pid (0 when none)
     std::string stop_request;  // "" | "cancel" | "pause": what the SIGTERM sent was for
+    // The estimate made when the job was queued (train::Estimate::to_json plus the hardware
+    // asked for), or {"error": ...} when none could be made; null before. Written only by
+    // set_job_estimate, never by update_job.
+    std::string estimate_json = "null";
+    // Cost so far and projected, from measured throughput while the job runs (job_cost.h);
+    // null before the first training step.
+    std::string cost_json = "null";
 };
 
 struct JobEventRecord {
@@ -196,6 +203,9 @@ class MetadataStore {
                                                        const std::string& model) = 0;
     // Fine-tuned models (succeeded, not deleted) of the project, newest first.
     virtual std::vector<JobRecord> list_fine_tuned_models(const std::string& project_id) = 0;
+    // Stores the job's estimate (only that column: the scheduler's update_job calls never
+    // overwrite it). False when there is no such job.
+    virtual bool set_job_estimate(const std::string& job_id, const std::string& estimate_json) = 0;
 
     // Appends an event; returns its seq.
     virtual int64_t add_job_event(const JobEventRecord& event) = 0;
@@ -210,6 +220,13 @@ class MetadataStore {
     virtual Page<JobCheckpointRecord> list_job_checkpoints(const std::string& job_id,
                                                            const std::string& after,
                                                            int64_t limit) = 0;
+    // Every checkpoint of the project's jobs whose fine-tuned model was not deleted, newest
+    // first (the checkpoint models of GET /v1/models).
+    virtual std::vector<JobCheckpointRecord> list_project_checkpoints(
+        const std::string& project_id) = 0;
+    // The checkpoint named `ft:...:ckpt-step-N` in this project (same filter as above).
+    virtual std::optional<JobCheckpointRecord> find_checkpoint_by_model(
+        const std::string& project_id, const std::string& model) = 0;
 };
 
 }  // namespace llmtune::service

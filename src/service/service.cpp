@@ -3,6 +3,8 @@
 #include <filesystem>
 
 #include "common/atomic_file.h"
+#include "service/job_cost.h"
+#include "service/result_files.h"
 #include "service/sqlite_store.h"
 
 namespace llmtune::service {
@@ -29,14 +31,38 @@ Service::Service(ServiceConfig config) : config_(std::move(config)) {
     sc.max_retries = config_.max_job_retries;
     sc.worker_threads = config_.worker_threads;
     sc.blob_path = [this](const std::string& sha256) { return blobs_->path(sha256); };
+    estimator_ = std::make_unique<JobEstimator>(*store_, *blobs_, config_.models_dir,
+                                                config_.data_dir);
+    // A queued job's estimate runs on the background queue (it tokenizes the files).
+    sc.on_queued = [this](const JobRecord& job) {
+        queue_->submit("estimate " + job.id, [this, job] { estimator_->estimate_and_store(job); });
+    };
+    const std::optional<double> price = local_price_per_hour(config_.data_dir);
+    sc.on_train_step = [price](JobRecord& job, const ordered_json& event) {
+        update_job_cost(job, event, price);
+    };
+    sc.on_succeeded = [this](JobRecord& job) {
+        FileRecord f = store_result_file(
+            *store_, *blobs_, job,
+            step_metrics_csv(scheduler_->job_dir(job.id) + "/output/events.jsonl"));
+        job.result_files_json = ordered_json::array({f.id}).dump();
+    };
     scheduler_ = std::make_unique<Scheduler>(*store_, sc);
     jobs_ = std::make_unique<JobService>(*store_, *scheduler_, config_.models_dir);
+    exporter_ = std::make_unique<ModelExporter>(*store_, *blobs_, sc.worker_binary);
     scheduler_->start();
+    // Estimates a previous server did not get to.
+    for (const auto& job : store_->jobs_with_status({kJobQueued, kJobRunning, kJobPaused})) {
+        auto e = ordered_json::parse(job.estimate_json, nullptr, false);
+        if (e.is_object() && e.value("status", "") == "pending")
+            queue_->submit("estimate " + job.id, [this, job] { estimator_->estimate_and_store(job); });
+    }
 }
 
 Service::~Service() { shutdown(); }
 
 void Service::shutdown() {
+    if (exporter_) exporter_->stop();
     if (scheduler_) scheduler_->stop();
     if (queue_) queue_->stop();
 }

@@ -20,7 +20,9 @@
 #include "service/blob_store.h"
 #include "service/blob_store_config.h"
 #include "service/file_service.h"
+#include "service/job_estimate.h"
 #include "service/job_service.h"
+#include "service/model_export.h"
 #include "service/scheduler.h"
 #include "service/metadata_store.h"
 #include "service/work_queue.h"
@@ -51,6 +53,8 @@ class Service {
     WorkQueue& queue() { return *queue_; }
     Scheduler& scheduler() { return *scheduler_; }
     JobService& jobs() { return *jobs_; }
+    JobEstimator& estimator() { return *estimator_; }
+    ModelExporter& exporter() { return *exporter_; }
     const AdminKeyBootstrap& admin_key() const { return admin_; }
 
     void shutdown();
@@ -62,8 +66,10 @@ class Service {
     std::unique_ptr<Auth> auth_;
     std::unique_ptr<WorkQueue> queue_;
     std::unique_ptr<FileService> files_;
+    std::unique_ptr<JobEstimator> estimator_;
     std::unique_ptr<Scheduler> scheduler_;
     std::unique_ptr<JobService> jobs_;
+    std::unique_ptr<ModelExporter> exporter_;
     AdminKeyBootstrap admin_;
 };
 

@@ -13,7 +13,7 @@ constexpr const char* kJobColumns =
     "id, project_id, model, training_file, validation_file, suffix, seed, metadata_json, "
     "spec_json, status, created_at, finished_at, estimated_finish, fine_tuned_model, "
     "model_deleted, trained_tokens, last_step, error_code, error_message, error_param, "
-    "result_files_json, attempts, resume, worker_pid, stop_request";
+    "result_files_json, attempts, resume, worker_pid, stop_request, estimate_json, cost_json";
 
 JobRecord read_job_row(const SqliteStatement& s) {
     JobRecord j;
@@ -42,6 +42,8 @@ JobRecord read_job_row(const SqliteStatement& s) {
     j.resume = s.integer(22) != 0;
     j.worker_pid = s.integer(23);
     j.stop_request = s.text(24);
+    j.estimate_json = s.text(25);
+    j.cost_json = s.text(26);
     return j;
 }
 
@@ -87,7 +89,7 @@ void SqliteStore::insert_job(const JobRecord& j) {
     SqliteTransaction tx(*db_);
     SqliteStatement s(*db_, (std::string("INSERT INTO jobs(") + kJobColumns +
                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                             "?, ?, ?, ?, ?, ?)")
+                             "?, ?, ?, ?, ?, ?, ?, ?)")
                                 .c_str());
     s.bind(1, j.id).bind(2, j.project_id).bind(3, j.model).bind(4, j.training_file);
     s.bind(5, j.validation_file).bind(6, j.suffix).bind(7, j.seed).bind(8, j.metadata_json);
@@ -97,6 +99,7 @@ void SqliteStore::insert_job(const JobRecord& j) {
     s.bind(17, j.last_step).bind(18, j.error_code).bind(19, j.error_message);
     s.bind(20, j.error_param).bind(21, j.result_files_json).bind(22, j.attempts);
     s.bind(23, static_cast<int64_t>(j.resume)).bind(24, j.worker_pid).bind(25, j.stop_request);
+    s.bind(26, j.estimate_json).bind(27, j.cost_json);
     s.run();
     tx.commit();
 }
@@ -169,14 +172,14 @@ void SqliteStore::update_job(const JobRecord& j) {
                       "UPDATE jobs SET status = ?, finished_at = ?, estimated_finish = ?, "
                       "fine_tuned_model = ?, model_deleted = ?, trained_tokens = ?, last_step = ?, "
                       "error_code = ?, error_message = ?, error_param = ?, result_files_json = ?, "
-                      "attempts = ?, resume = ?, worker_pid = ?, stop_request = ?, spec_json = ? "
-                      "WHERE id = ?");
+                      "attempts = ?, resume = ?, worker_pid = ?, stop_request = ?, spec_json = ?, "
+                      "cost_json = ? WHERE id = ?");
     s.bind(1, j.status).bind(2, j.finished_at).bind(3, j.estimated_finish);
     s.bind(4, j.fine_tuned_model).bind(5, static_cast<int64_t>(j.model_deleted));
     s.bind(6, j.trained_tokens).bind(7, j.last_step).bind(8, j.error_code);
     s.bind(9, j.error_message).bind(10, j.error_param).bind(11, j.result_files_json);
     s.bind(12, j.attempts).bind(13, static_cast<int64_t>(j.resume)).bind(14, j.worker_pid);
-    s.bind(15, j.stop_request).bind(16, j.spec_json).bind(17, j.id);
+    s.bind(15, j.stop_request).bind(16, j.spec_json).bind(17, j.cost_json).bind(18, j.id);
     s.run();
     LLMTUNE_ASSERT(s.changes() == 1, "jobs are never deleted, so an update finds its row");
     tx.commit();
@@ -203,6 +206,17 @@ std::vector<JobRecord> SqliteStore::list_fine_tuned_models(const std::string& pr
     std::vector<JobRecord> out;
     while (s.step()) out.push_back(read_job_row(s));
     return out;
+}
+
+bool SqliteStore::set_job_estimate(const std::string& job_id, const std::string& estimate_json) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    SqliteTransaction tx(*db_);
+    SqliteStatement s(*db_, "UPDATE jobs SET estimate_json = ? WHERE id = ?");
+    s.bind(1, estimate_json).bind(2, job_id);
+    s.run();
+    const bool found = s.changes() == 1;
+    tx.commit();
+    return found;
 }
 
 int64_t SqliteStore::add_job_event(const JobEventRecord& e) {
@@ -294,6 +308,38 @@ Page<JobCheckpointRecord> SqliteStore::list_job_checkpoints(const std::string& j
         page.has_more = true;
     }
     return page;
+}
+
+namespace {
+
+// The checkpoints of a project's jobs, the fine-tuned model not deleted.
+constexpr const char* kProjectCheckpoints =
+    "SELECT c.id, c.job_id, c.created_at, c.step, c.metrics_json, "
+    "c.fine_tuned_model_checkpoint, c.path FROM job_checkpoints c JOIN jobs j ON j.id = c.job_id "
+    "WHERE j.project_id = ? AND j.model_deleted = 0 AND c.fine_tuned_model_checkpoint != ''";
+
+}  // namespace
+
+std::vector<JobCheckpointRecord> SqliteStore::list_project_checkpoints(
+    const std::string& project_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    SqliteStatement s(*db_, (std::string(kProjectCheckpoints) + " ORDER BY c.seq DESC").c_str());
+    s.bind(1, project_id);
+    std::vector<JobCheckpointRecord> out;
+    while (s.step()) out.push_back(read_checkpoint_row(s));
+    return out;
+}
+
+std::optional<JobCheckpointRecord> SqliteStore::find_checkpoint_by_model(
+    const std::string& project_id, const std::string& model) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // A step re-done after a resume is recorded again: the newest record wins.
+    SqliteStatement s(*db_, (std::string(kProjectCheckpoints) +
+                             " AND c.fine_tuned_model_checkpoint = ? ORDER BY c.seq DESC LIMIT 1")
+                                .c_str());
+    s.bind(1, project_id).bind(2, model);
+    if (!s.step()) return std::nullopt;
+    return read_checkpoint_row(s);
 }
 
 }  // namespace llmtune::service

@@ -103,6 +103,11 @@ CREATE TABLE job_checkpoints (
 );
 CREATE INDEX job_checkpoints_job ON job_checkpoints(job_id, step);
 )sql"},
+        {3, "job estimates and running cost", R"sql(
+ALTER TABLE jobs ADD COLUMN estimate_json TEXT NOT NULL DEFAULT 'null';
+ALTER TABLE jobs ADD COLUMN cost_json TEXT NOT NULL DEFAULT 'null';
+CREATE INDEX job_checkpoints_model ON job_checkpoints(fine_tuned_model_checkpoint);
+)sql"},
     };
     return all;
 }

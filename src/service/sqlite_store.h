@@ -53,6 +53,7 @@ class SqliteStore : public MetadataStore {
     std::optional<JobRecord> find_job_by_model(const std::string& project_id,
                                                const std::string& model) override;
     std::vector<JobRecord> list_fine_tuned_models(const std::string& project_id) override;
+    bool set_job_estimate(const std::string& job_id, const std::string& estimate_json) override;
     int64_t add_job_event(const JobEventRecord& event) override;
     Page<JobEventRecord> list_job_events(const std::string& job_id, const std::string& after,
                                          int64_t limit) override;
@@ -62,6 +63,10 @@ class SqliteStore : public MetadataStore {
     Page<JobCheckpointRecord> list_job_checkpoints(const std::string& job_id,
                                                    const std::string& after,
                                                    int64_t limit) override;
+    std::vector<JobCheckpointRecord> list_project_checkpoints(
+        const std::string& project_id) override;
+    std::optional<JobCheckpointRecord> find_checkpoint_by_model(const std::string& project_id,
+                                                                const std::string& model) override;
 
   private:
     std::unique_ptr<SqliteConnection> db_;
