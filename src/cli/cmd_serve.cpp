@@ -12,6 +12,7 @@
 #include "infer/inference_engine.h"
 #include "server/api_server.h"
 #include "server/server_config.h"
+#include "server/ui/ui_assets.h"
 #include "service/log.h"
 #include "service/service.h"
 
@@ -62,7 +63,19 @@ void serve(const std::map<std::string, std::string>& flags) {
     const auto& admin = svc.admin_key();
     std::printf("llmtune serve: listening on %s\n", url.c_str());
     std::printf("  API base URL: %s/v1   (OpenAI SDKs: base_url=%s/v1)\n", url.c_str(), url.c_str());
-    std::printf("  UI: %s/ (not built yet: the web UI arrives with its issue)\n", url.c_str());
+    // The UI's address carries the key only when it was just created, so it is shown once; the
+    // UI stores it and removes it from the address bar. 0.0.0.0 is no address for a browser.
+    std::string ui_host = cfg.host == "0.0.0.0" || cfg.host == "::" ? "127.0.0.1" : cfg.host;
+    std::string ui_url = "http://" + ui_host + ":" + std::to_string(port) + "/";
+    if (cfg.ui_dir.empty() && server::embedded_ui_assets().count == 0)
+        std::printf("  UI: not in this build (configured with -DLLMTUNE_UI=OFF); --ui-dir serves "
+                    "a built one\n");
+    else if (admin.created)
+        std::printf("  UI: %s#key=%s\n", ui_url.c_str(), admin.key.c_str());
+    else
+        std::printf("  UI: %s   (sign in with the key in %s)\n", ui_url.c_str(),
+                    admin.key_path.c_str());
+    if (!cfg.ui_dir.empty()) std::printf("  UI files: %s (--ui-dir)\n", cfg.ui_dir.c_str());
     std::printf("  data dir: %s\n  models dir: %s\n", svc.config().data_dir.c_str(),
                 cfg.models_dir.c_str());
     std::printf("  blob store: %s\n", svc.blobs().location().c_str());

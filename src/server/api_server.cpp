@@ -107,6 +107,8 @@ ApiServer::ApiServer(service::Service& svc, const ServerConfig& config,
     register_estimate_routes(*router_, svc_);
     register_job_routes(*router_, svc_);
     if (engine) register_inference_routes(*router_, svc_, *engine);
+    register_preview_routes(*router_, svc_);
+    register_ui_routes(*router_, config_.ui_dir);
 }
 
 ApiServer::~ApiServer() = default;

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
+#include <filesystem>
 #include <limits>
 
 #include "cloud/s3_client.h"
@@ -40,6 +41,18 @@ int64_t parse_int(const std::string& text, int64_t lo, int64_t hi, const std::st
     return v;
 }
 
+// A built UI folder (e.g. web/dist): a directory holding index.html; its absolute path.
+std::string checked_ui_dir(const std::string& dir, const std::string& what) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+        throw_invalid(what + ": " + dir + " is not a folder",
+                      "give the folder the UI was built into, e.g. web/dist after npm run build --prefix web");
+    if (!std::filesystem::is_regular_file(std::filesystem::path(dir) / "index.html", ec))
+        throw_invalid(what + ": " + dir + " has no index.html",
+                      "give the folder the UI was built into, e.g. web/dist after npm run build --prefix web");
+    return std::filesystem::absolute(dir).lexically_normal().string();
+}
+
 void apply(ServerConfig& c, const std::string& name, const std::string& value,
            const std::string& what) {
     if (name == "host") {
@@ -71,6 +84,8 @@ void apply(ServerConfig& c, const std::string& name, const std::string& value,
         if (value != "debug" && value != "info" && value != "warn" && value != "error")
             throw_invalid(what + ": '" + value + "' is not one of debug, info, warn, error");
         c.log_level = value;
+    } else if (name == "ui_dir") {
+        c.ui_dir = value.empty() ? value : checked_ui_dir(value, what);
     } else if (name == "store") {
         if (!value.empty()) cloud::parse_s3_uri(value);  // checks bucket and form
         c.store = value;
@@ -145,6 +160,7 @@ const std::vector<ConfigSetting>& config_settings() {
         {"s3_region", "the bucket's region (default: AWS_REGION, AWS_DEFAULT_REGION, profile)"},
         {"s3_path_style", "path-style S3 URLs, as MinIO and Ceph need (true/false; default false)"},
         {"aws_profile", "AWS profile of ~/.aws/credentials and ~/.aws/config (default: env keys)"},
+        {"ui_dir", "serve the web UI from this folder (e.g. web/dist) instead of the built-in copy"},
     };
     return all;
 }

@@ -36,6 +36,7 @@ struct ServerConfig {
     std::string s3_region;              // "" = AWS_REGION / AWS_DEFAULT_REGION / profile
     bool s3_path_style = false;         // <endpoint>/<bucket>/<key> (MinIO, Ceph)
     std::string aws_profile;            // "" = environment keys, then AWS_PROFILE / default
+    std::string ui_dir;                 // serve the web UI from this folder ("" = the built-in copy)
     std::string config_file;            // the YAML file used, "" = none
 };
 
