@@ -30,6 +30,7 @@ interface Form {
   eval_steps: string;
   save_steps: string;
   seed: string;
+  hardware: string;
 }
 
 const DEFAULTS: Form = {
@@ -53,6 +54,7 @@ const DEFAULTS: Form = {
   eval_steps: '0',
   save_steps: '0',
   seed: '',
+  hardware: '',
 };
 
 class FormError extends Error {}
@@ -86,6 +88,8 @@ export function jobBody(f: Form): Record<string, unknown> {
     };
   const maxSteps = number(f.max_steps, 'Max steps', true);
   if (maxSteps !== undefined) llmtune.max_steps = maxSteps;
+  // The hardware the estimate is for: this machine's measured profile unless a catalog entry is named.
+  if (f.hardware.trim() && f.hardware.trim() !== 'local') llmtune.hardware = f.hardware.trim();
   const lr = number(f.learning_rate, 'Learning rate', false);
   if (lr !== undefined) llmtune.learning_rate = lr;
   const body: Record<string, unknown> = {
@@ -317,7 +321,24 @@ export function NewJob({ query }: { query: URLSearchParams }) {
             {busy ? 'Starting…' : 'Start fine-tune'}
           </button>
         </form>
-        <EstimatePanel body={formError ? null : body} onApply={(s) => setForm((f) => applySuggestion(f, s))} />
+        <EstimatePanel
+          body={formError ? null : body}
+          onApply={(s) => setForm((f) => applySuggestion(f, s))}
+          hardware={
+            <Field
+              id="f-hardware"
+              label="Estimate for"
+              help={
+                <>
+                  Empty or <code>local</code>: this machine, as measured by <code>llmtune bench device</code>. Or a hardware catalog entry
+                  (data/hardware_catalog.yaml), e.g. <code>lambda/gpu_1x_a100</code> or <code>aws-sagemaker/ml.g6.xlarge</code>.
+                </>
+              }
+            >
+              <input type="text" placeholder="local" {...text('hardware')} />
+            </Field>
+          }
+        />
       </div>
     </section>
   );
@@ -331,7 +352,7 @@ function applySuggestion(f: Form, settings: Record<string, unknown>): Form {
 }
 
 // POST /v1/fine_tuning/jobs/estimate, 600 ms after the last change.
-function EstimatePanel({ body, onApply }: { body: Record<string, unknown> | null; onApply: (s: Record<string, unknown>) => void }) {
+function EstimatePanel({ body, onApply, hardware }: { body: Record<string, unknown> | null; onApply: (s: Record<string, unknown>) => void; hardware: ComponentChildren }) {
   const [estimate, setEstimate] = useState<Estimate | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -368,6 +389,7 @@ function EstimatePanel({ body, onApply }: { body: Record<string, unknown> | null
   return (
     <aside class="card estimate" aria-label="Estimate" aria-live="polite" aria-busy={busy}>
       <h2>Estimate</h2>
+      {hardware}
       {!body ? <p class="muted">Complete the form to see the estimate.</p> : null}
       {missing ? (
         <div class="error-box" role="alert">This server cannot estimate jobs yet ({errorText(error)}).</div>
