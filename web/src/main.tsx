@@ -112,3 +112,5 @@ function App() {
 }
 
 render(<App />, document.getElementById('app')!);
+// When the first page was in the DOM, for the e2e test's first-render check.
+performance.mark('llmtune-first-render');

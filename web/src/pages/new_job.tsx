@@ -359,11 +359,14 @@ function EstimatePanel({ body, onApply, hardware }: { body: Record<string, unkno
   const key = body ? JSON.stringify(body) : '';
   const seq = useRef(0);
   useEffect(() => {
-    if (!body) return;
     const mine = ++seq.current;
+    if (!body) {
+      setBusy(false);
+      return;
+    }
     const c = new AbortController();
+    setBusy(true); // the shown estimate is for older settings until the new one arrives
     const t = setTimeout(async () => {
-      setBusy(true);
       try {
         const e = await post<Estimate>('/fine_tuning/jobs/estimate', body, c.signal);
         if (mine === seq.current) {
@@ -387,7 +390,7 @@ function EstimatePanel({ body, onApply, hardware }: { body: Record<string, unkno
 
   const missing = (error as { code?: string } | null)?.code === 'unknown_url';
   return (
-    <aside class="card estimate" aria-label="Estimate" aria-live="polite" aria-busy={busy}>
+    <aside class={`card estimate${busy ? ' stale' : ''}`} aria-label="Estimate" aria-live="polite" aria-busy={busy}>
       <h2>Estimate</h2>
       {hardware}
       {!body ? <p class="muted">Complete the form to see the estimate.</p> : null}
@@ -398,9 +401,10 @@ function EstimatePanel({ body, onApply, hardware }: { body: Record<string, unkno
       )}
       {estimate ? (
         <>
+          {busy ? <p class="muted small">Updating for the new settings…</p> : null}
           <p class={estimate.fits === false ? 'verdict bad' : 'verdict ok'} data-fits={String(estimate.fits)}>
-            {estimate.fits === false ? 'Will not fit. ' : 'Fits. '}
-            {estimate.verdict}
+            {estimate.fits === false ? <strong>Will not fit. </strong> : null}
+            {estimate.verdict ? estimate.verdict[0].toUpperCase() + estimate.verdict.slice(1) + '.' : estimate.fits ? 'Fits.' : ''}
           </p>
           <dl class="facts">
             <dt>Time</dt>
@@ -412,7 +416,7 @@ function EstimatePanel({ body, onApply, hardware }: { body: Record<string, unkno
             <dt>Peak memory</dt>
             <dd>
               {bytes(estimate.memory?.peak_bytes)}
-              {estimate.memory?.capacity_bytes ? ` of ${bytes(estimate.memory.capacity_bytes)}` : ''}
+              {estimate.memory?.capacity_bytes ? ` of ${bytes(estimate.memory.capacity_bytes)} usable` : ''}
             </dd>
             <dt>Cost</dt>
             <dd>{estimate.cost ? `${estimate.cost.lower_bound ? 'at least ' : ''}${usd(estimate.cost.usd)}` : 'no price for this hardware'}</dd>
