@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, removeDir, call, tempDir, binary, repoRoot } from './server.mjs';
 
@@ -92,7 +92,7 @@ after(async () => {
   }
 });
 
-test('the server serves the UI at / quickly, with hashed assets', async () => {
+test('the server serves the UI at / quickly, with hashed assets', async (t) => {
   const t0 = Date.now();
   const res = await fetch(server.baseURL + '/');
   const html = await res.text();
@@ -114,7 +114,7 @@ test('the server serves the UI at / quickly, with hashed assets', async () => {
     return form ? form.startTime : NaN;
   });
   assert.ok(ms < 1000, `first render took ${ms} ms`);
-  console.log(`# first render: ${Math.round(ms)} ms`);
+  t.diagnostic(`first render: ${Math.round(ms)} ms`);
   await shoot(p, 'sign-in');
   // A wrong key is refused with the server's message; a pasted right key signs in.
   await p.getByLabel('API key').fill('sk-llmtune-wrong');
@@ -261,7 +261,7 @@ test('the playground answers with the trained reply, side by side with the base 
   await shoot(page, 'playground');
 });
 
-test('jobs list and models page show the job and the fine-tuned model with its lineage', async () => {
+test('jobs list; models page: the fine-tuned model with its lineage, exported to GGUF and downloaded', async () => {
   await page.goto(`${server.baseURL}/#/jobs`);
   await page.locator('.jobs-table tr', { hasText: jobId }).locator('.chip', { hasText: 'succeeded' }).waitFor();
   await shoot(page, 'jobs');
@@ -271,6 +271,14 @@ test('jobs list and models page show the job and the fine-tuned model with its l
   await card.getByText(goodFileId).waitFor();
   await card.getByText(/Final metrics/).waitFor();
   await shoot(page, 'models');
+  // Export to GGUF, then download the file the export produced.
+  const gguf = card.locator('.export-row', { hasText: 'GGUF' });
+  await gguf.getByRole('button', { name: 'Export' }).click();
+  await gguf.getByRole('button', { name: /Download/ }).waitFor({ timeout: 90000 });
+  const [download] = await Promise.all([page.waitForEvent('download'), gguf.getByRole('button', { name: /Download/ }).click()]);
+  const saved = join(outDir, 'export.gguf');
+  await download.saveAs(saved);
+  assert.equal(readFileSync(saved).subarray(0, 4).toString('latin1'), 'GGUF');
 });
 
 test('cancelling a running job from its page', async () => {
