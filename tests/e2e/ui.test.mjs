@@ -236,6 +236,15 @@ test('launch a job from the form, watch the loss chart gain points, the job succ
   await page.getByText(/The job has successfully completed/).waitFor();
   const ckptSteps = await page.locator('table.checkpoints tbody tr td:first-child').allTextContents();
   assert.deepEqual(ckptSteps.map((s) => s.trim()).sort(), ['12', '24']);
+  // The step metrics as a result file: one CSV row per step.
+  const csvButton = page.getByRole('button', { name: /Download step_metrics\.csv/ });
+  await csvButton.waitFor({ timeout: 30000 });
+  const [csv] = await Promise.all([page.waitForEvent('download'), csvButton.click()]);
+  const csvPath = join(outDir, 'step_metrics.csv');
+  await csv.saveAs(csvPath);
+  const rows = readFileSync(csvPath, 'utf8').trim().split('\n');
+  assert.match(rows[0], /^step,/);
+  assert.equal(rows.length, 25, 'a header and 24 steps');
   fineTuned = (await call(server, 'GET', `/v1/fine_tuning/jobs/${jobId}`, { key: server.adminKey })).json.fine_tuned_model;
   assert.match(await page.locator('.ok-text').textContent(), new RegExp(fineTuned.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   await shoot(page, 'job');

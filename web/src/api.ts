@@ -281,6 +281,7 @@ export interface Job {
   validation_file: string | null;
   hyperparameters: { n_epochs: number | 'auto'; batch_size: number | 'auto'; learning_rate_multiplier: number | 'auto' };
   trained_tokens: number | null;
+  result_files?: string[];
   error: JobError | null;
   seed: number;
   estimated_finish: number | null;

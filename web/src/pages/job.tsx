@@ -1,7 +1,7 @@
 // One job: status and controls, live loss curves fed by the events stream (SSE), progress with
 // ETA, the failure and its cause, hyperparameters, checkpoints and the events log.
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { get, post, SETTLED, streamSse, type Checkpoint, type Estimate, type Job, type JobEvent, type ListPage } from '../api';
+import { downloadFile, get, post, SETTLED, streamSse, type Checkpoint, type Estimate, type FileObject, type Job, type JobEvent, type ListPage } from '../api';
 import { ErrorBox } from '../components/error_box';
 import { LossChart, type LossPoint } from '../components/loss_chart';
 import { StatusChip } from '../components/status_chip';
@@ -295,6 +295,8 @@ export function JobPage({ id }: { id: string }) {
         </div>
       ) : null}
 
+      {j.result_files && j.result_files.length > 0 ? <ResultFiles ids={j.result_files} /> : null}
+
       <EventsLog events={events} />
     </section>
   );
@@ -322,6 +324,38 @@ function EventsLog({ events }: { events: JobEvent[] }) {
         ))}
       </ol>
       {shown.length > 300 ? <p class="muted small">Showing the newest 300 of {shown.length} events.</p> : null}
+    </section>
+  );
+}
+
+// The job's result files (the step metrics as CSV), downloaded with the key.
+function ResultFiles({ ids }: { ids: string[] }) {
+  const files = useLoad((s) => Promise.all(ids.map((id) => get<FileObject>(`/files/${encodeURIComponent(id)}`, s))), [ids.join(',')]);
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <section aria-label="Result files">
+      <h2>Result files</h2>
+      <div class="actions">
+        {(files.data ?? []).map((f) => (
+          <button
+            key={f.id}
+            type="button"
+            class="secondary"
+            onClick={async () => {
+              setError(null);
+              try {
+                await downloadFile(f.id, f.filename);
+              } catch (e) {
+                setError(e);
+              }
+            }}
+          >
+            Download {f.filename} ({bytes(f.bytes)})
+          </button>
+        ))}
+      </div>
+      <ErrorBox error={files.error} />
+      <ErrorBox error={error} />
     </section>
   );
 }
