@@ -94,3 +94,35 @@ TEST(Router, RouteTemplatesBecomeAnchoredRegexes) {
     EXPECT_EQ(route_regex("/v1/files/{id}/content"), "/v1/files/([^/]+)/content");
     EXPECT_EQ(route_regex("/healthz"), "/healthz");
 }
+
+TEST(ServerConfig, BlobStoreSettings) {
+    ServerConfig d = resolve_server_config({}, env_of({}));
+    EXPECT_EQ(d.store, "");
+    EXPECT_FALSE(d.s3_path_style);
+    TempDir dir;
+    std::string yaml = dir.file("llmtune.yaml");
+    write_file(yaml, "store: s3://yaml-bucket/p\ns3_region: eu-west-1\ns3_path_style: true\n");
+    ServerConfig c = resolve_server_config(
+        {{"config", yaml}, {"s3_endpoint", "http://127.0.0.1:9000"}},
+        env_of({{"LLMTUNE_STORE", "s3://env-bucket/prefix"}, {"LLMTUNE_AWS_PROFILE", "dev"}}));
+    EXPECT_EQ(c.store, "s3://env-bucket/prefix");  // environment over YAML
+    EXPECT_EQ(c.s3_endpoint, "http://127.0.0.1:9000");
+    EXPECT_EQ(c.s3_region, "eu-west-1");
+    EXPECT_TRUE(c.s3_path_style);
+    EXPECT_EQ(c.aws_profile, "dev");
+    EXPECT_FALSE(resolve_server_config({{"s3_path_style", "false"}}, env_of({})).s3_path_style);
+
+    auto message = [](const std::map<std::string, std::string>& flags) {
+        try {
+            resolve_server_config(flags, env_of({}));
+        } catch (const Error& e) {
+            return e.message();
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(message({{"store", "gs://bucket"}}).find("not an S3 location"), std::string::npos);
+    EXPECT_NE(message({{"store", "s3://Not_A_Bucket/x"}}).find("not a valid S3 bucket name"),
+              std::string::npos);
+    EXPECT_NE(message({{"s3_endpoint", "127.0.0.1:9000"}}).find("--s3-endpoint"), std::string::npos);
+    EXPECT_NE(message({{"s3_path_style", "maybe"}}).find("not true or false"), std::string::npos);
+}
