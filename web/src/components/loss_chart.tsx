@@ -63,7 +63,8 @@ export function LossChart({ points }: { points: LossPoint[] }) {
     plot.current?.setData(toData(points));
   }, [points]);
 
-  const trainPoints = points.filter((p) => p.train !== undefined).length;
+  // Distinct steps with a training loss (a step redone after a resume is drawn once).
+  const trainPoints = new Set(points.filter((p) => p.train !== undefined).map((p) => p.step)).size;
   return (
     <figure class="chart">
       <div ref={box} class="chart-box" data-points={trainPoints} aria-label={`Loss curve, ${trainPoints} training steps`} role="img" />
