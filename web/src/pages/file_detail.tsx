@@ -49,7 +49,7 @@ export function FileDetail({ id, onDeleted, onStatus }: { id: string; onDeleted:
         ) : null}
       </dl>
       {pending ? <p class="muted" role="status">Validating and converting… the report appears when it is done.</p> : null}
-      {f.status_details && f.status !== 'error' ? <p class="status-details">{f.status_details}</p> : null}
+      {f.status_details && f.status !== 'error' && !report ? <p class="status-details">{f.status_details}</p> : null}
       {f.status === 'error' ? (
         <div class="error-box" role="alert">
           <strong>This file cannot be used for training.</strong>{' '}
