@@ -131,8 +131,11 @@ void register_sagemaker(CLI::App& app) {
             in.hyperparameters =
                 service::hyperparameters_from_train_config(j.value("train_config", ordered_json::object()));
             in.volume_size_gb = j.value("volume_size_gb", int64_t{30});
-            for (const auto& [k, v] : j.value("tags", ordered_json::object()).items())
+            const ordered_json tags = j.value("tags", ordered_json::object());
+            for (const auto& [k, v] : tags.items()) {
+                if (!v.is_string()) throw_invalid(rargs->job_file + ": tags." + k + " must be a string");
                 in.tags.emplace_back(k, v.get<std::string>());
+            }
             answer = api.call("CreateTrainingJob", service::create_training_job_body(in));
         } else if (rargs->operation == "describe") {
             answer = api.call("DescribeTrainingJob", service::describe_training_job_body(name));

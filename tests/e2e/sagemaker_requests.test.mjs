@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, execFile } from 'node:child_process';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { binary, tempDir } from './server.mjs';
@@ -163,16 +163,22 @@ async function sdkSend(command, region) {
   }
 }
 
-function llmtuneSend(operation, jobFile) {
+// Runs `llmtune sagemaker request` asynchronously (the capturing server lives in this process).
+function runLlmtune(args, env) {
+  return new Promise((resolve) => {
+    execFile(binary, args, { encoding: 'utf8', env, timeout: 60000 }, (error, stdout, stderr) => {
+      resolve({ status: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function llmtuneSend(operation, jobFile) {
   captured = [];
-  const r = spawnSync(binary, ['sagemaker', 'request', operation, '--job', jobFile, '--time', String(SIGN_TIME / 1000)], {
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH,
-      HOME: dir,  // no shared credentials or config files
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    },
+  const r = await runLlmtune(['sagemaker', 'request', operation, '--job', jobFile, '--time', String(SIGN_TIME / 1000)], {
+    PATH: process.env.PATH,
+    HOME: dir,  // no shared credentials or config files
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
   });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(captured.length, 1, 'llmtune sent exactly one request');
@@ -197,7 +203,7 @@ test('CreateTrainingJob: body, headers and signature equal the AWS SDK\'s', asyn
   const file = join(dir, 'job.json');
   writeFileSync(file, JSON.stringify(j));
   const sdk = await sdkSend(new CreateTrainingJobCommand(sdkCreateInput(j)), j.backend.region);
-  const { request, answer } = llmtuneSend('create', file);
+  const { request, answer } = await llmtuneSend('create', file);
   assertSameRequest(request, sdk);
   assert.equal(request.headers['x-amz-target'], 'SageMaker.CreateTrainingJob');
   assert.equal(request.headers['content-type'], 'application/x-amz-json-1.1');
@@ -223,7 +229,7 @@ test('CreateTrainingJob without spot or validation', async () => {
   input.InputDataConfig = input.InputDataConfig.filter((c) => c.ChannelName !== 'validation');
   delete input.StoppingCondition.MaxWaitTimeInSeconds;
   const sdk = await sdkSend(new CreateTrainingJobCommand(input), j.backend.region);
-  const { request } = llmtuneSend('create', file);
+  const { request } = await llmtuneSend('create', file);
   assertSameRequest(request, sdk);
   assert.equal(JSON.parse(request.body).EnableManagedSpotTraining, false);
 });
@@ -233,19 +239,18 @@ test('DescribeTrainingJob and StopTrainingJob equal the AWS SDK\'s', async () =>
   const file = join(dir, 'job.json');
   writeFileSync(file, JSON.stringify(j));
   let sdk = await sdkSend(new DescribeTrainingJobCommand({ TrainingJobName: j.job_name }), j.backend.region);
-  let mine = llmtuneSend('describe', file);
+  let mine = await llmtuneSend('describe', file);
   assertSameRequest(mine.request, sdk);
   assert.equal(mine.request.headers['x-amz-target'], 'SageMaker.DescribeTrainingJob');
   assert.equal(mine.answer.SecondaryStatus, 'Training');
   sdk = await sdkSend(new StopTrainingJobCommand({ TrainingJobName: j.job_name }), j.backend.region);
-  mine = llmtuneSend('stop', file);
+  mine = await llmtuneSend('stop', file);
   assertSameRequest(mine.request, sdk);
   assert.equal(mine.request.headers['x-amz-target'], 'SageMaker.StopTrainingJob');
 });
 
-test('a SageMaker error answer is reported with its code and message', () => {
+test('a SageMaker error answer is reported with its code and message', async () => {
   const j = job();
-  j.backend.endpoint = `http://127.0.0.1:${port}/error`;
   const errorServer = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -255,17 +260,17 @@ test('a SageMaker error answer is reported with its code and message', () => {
       res.end(JSON.stringify({ __type: 'com.amazonaws.sagemaker#ResourceLimitExceeded', Message: 'The account-level service limit \'ml.g5.2xlarge for training job usage\' is 0 Instances' }));
     });
   });
-  return new Promise((resolve) => errorServer.listen(0, '127.0.0.1', resolve)).then(() => {
+  await new Promise((resolve) => errorServer.listen(0, '127.0.0.1', resolve));
+  try {
     j.backend.endpoint = `http://127.0.0.1:${errorServer.address().port}`;
     const file = join(dir, 'job-error.json');
     writeFileSync(file, JSON.stringify(j));
-    const r = spawnSync(binary, ['sagemaker', 'request', 'create', '--job', file], {
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, HOME: dir, AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 'secret' },
-    });
-    errorServer.close();
+    const r = await runLlmtune(['sagemaker', 'request', 'create', '--job', file],
+      { PATH: process.env.PATH, HOME: dir, AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 'secret' });
     assert.equal(r.status, 3, r.stderr);  // resource_exhausted
     assert.match(r.stderr, /SageMaker CreateTrainingJob failed with HTTP 400 ResourceLimitExceeded: The account-level service limit 'ml.g5.2xlarge for training job usage' is 0 Instances/);
     assert.match(r.stderr, /hint: .*Service Quotas/);
-  });
+  } finally {
+    errorServer.close();
+  }
 });

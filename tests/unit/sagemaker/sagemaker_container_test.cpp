@@ -5,6 +5,7 @@
 // straight run, and a bare `llmtune train` staying a usage error outside a container.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -22,7 +23,11 @@ using llmtune::test::write_file;
 
 namespace {
 
-std::string bin() { return llmtune::test::llmtune_binary(); }
+// $LLMTUNE_BINARY overrides the build's binary (e.g. a copy while the build dir relinks it).
+std::string bin() {
+    const char* env = std::getenv("LLMTUNE_BINARY");
+    return env && *env ? env : llmtune::test::llmtune_binary();
+}
 
 // A tiny random Qwen3 model, made once per test binary run and copied into each tree.
 const std::string& tiny_model() {
