@@ -256,7 +256,7 @@ test('launch a job from the form, watch the loss chart gain points, the job succ
   await shoot(page, 'job');
 });
 
-test('the playground answers with the trained reply, side by side with the base model', async () => {
+test('the playground answers with the trained reply, side by side with the base model, and from a checkpoint', async () => {
   await page.getByRole('link', { name: 'Try it in the playground' }).click();
   await page.getByRole('heading', { name: 'Playground' }).waitFor();
   assert.equal(await page.getByLabel('Side by side').isChecked(), true);
@@ -274,6 +274,14 @@ test('the playground answers with the trained reply, side by side with the base 
   assert.equal(reply.trim(), pairs[0][1]);
   assert.equal(await left.locator('.error-box').count(), 0, 'the base model answers too');
   await shoot(page, 'playground');
+  // A checkpoint is a model too: the last one (step 24) holds the final weights.
+  await page.getByLabel('Side by side').uncheck();
+  await page.getByRole('button', { name: 'Clear conversation' }).click();
+  await page.getByLabel('Model', { exact: true }).selectOption(`${fineTuned}:ckpt-step-24`);
+  await page.getByLabel('Message').fill(pairs[1][0]);
+  await page.getByRole('button', { name: 'Send' }).click();
+  await right.locator('.reply-info').waitFor({ timeout: 60000 });
+  assert.equal((await right.locator('.bubble-assistant .bubble-text').last().textContent()).trim(), pairs[1][1]);
 });
 
 test('jobs list; models page: the fine-tuned model with its lineage, exported to GGUF and downloaded', async () => {
