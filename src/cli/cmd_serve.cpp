@@ -127,14 +127,11 @@ void register_serve(CLI::App& app) {
         if (std::string(s.name) == "s3_path_style") continue;
         text_option(s.name, s.help);
     }
-    // --s3-path-style alone means true; --s3-path-style=false is accepted too.
-    auto path_style = std::make_shared<std::string>();
-    auto* path_style_flag = cmd->add_flag("--s3-path-style{true}", *path_style,
-                                          "path-style S3 URLs, as MinIO and Ceph need");
-    cmd->callback([flags, path_style, path_style_flag] {
-        if (path_style_flag->count() > 0) (*flags)["s3_path_style"] = *path_style;
-        serve(*flags);
-    });
+    // A bare flag (LLMTUNE_S3_PATH_STYLE and the YAML key take true/false).
+    cmd->add_flag_callback(
+        "--s3-path-style", [flags] { (*flags)["s3_path_style"] = "true"; },
+        "path-style S3 URLs (<endpoint>/<bucket>/<key>), as MinIO and Ceph need");
+    cmd->callback([flags] { serve(*flags); });
 }
 
 }  // namespace llmtune::cli
