@@ -191,7 +191,8 @@ void ModelExporter::run(Running* r, JobRecord job, std::string format, std::stri
         const std::string out = format == "gguf" ? dir + "/model.gguf" : dir + "/model";
         std::vector<std::string> argv = {binary_, "export", "--model", full ? output : base_dir};
         if (!full) argv.insert(argv.end(), {"--adapter", output});
-        argv.insert(argv.end(), {"--format", format, "--out", out, "--name", job.fine_tuned_model});
+        argv.insert(argv.end(), {"--format", format, "--out", out});
+        if (format == "gguf") argv.insert(argv.end(), {"--name", job.fine_tuned_model});
         int status = run_child(argv, log, mutex_, &r->pid, stopping_);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             throw Error(ErrorKind::internal, "llmtune export failed (" + describe(status) + "): " +
