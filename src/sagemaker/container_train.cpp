@@ -3,9 +3,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "dist/bucketed_sync.h"
+#include "dist/process_group.h"
+#include "dist/rank_env.h"
 #include "model/hf_export.h"
 #include "model/loader.h"
 #include "model/peft_adapter.h"
@@ -101,20 +106,26 @@ ContainerRunResult run(const ContainerLayout& layout, const ContainerRunOptions&
                                                   layout.input_data_config_file());
     const auto resources = parse_resource_config(read_json_file(layout.resource_config_file()),
                                                  layout.resource_config_file());
+    // Multi-instance jobs: one data-parallel rank per host over c10d (torch's env://
+    // convention, which dist/rank_env.h reads), the first host serving the rendezvous.
+    std::optional<dist::RankEnv> rank_env;
     if (resources.hosts.size() > 1) {
-        // The c10d rendezvous env a data-parallel trainer reads (torch's env:// convention).
-        const RendezvousEnv env = rendezvous_env(resources);
+        int port = 29500;
+        if (const char* p = std::getenv("LLMTUNE_SM_MASTER_PORT"); p && *p) port = std::atoi(p);
+        const RendezvousEnv env = rendezvous_env(resources, port);
         ::setenv("RANK", std::to_string(env.rank).c_str(), 1);
         ::setenv("WORLD_SIZE", std::to_string(env.world_size).c_str(), 1);
         ::setenv("LOCAL_RANK", "0", 1);
+        ::setenv("LOCAL_WORLD_SIZE", "1", 1);
         ::setenv("MASTER_ADDR", env.master_addr.c_str(), 1);
         ::setenv("MASTER_PORT", std::to_string(env.master_port).c_str(), 1);
-        throw Error(ErrorKind::invalid_input,
-                    "this job has " + std::to_string(resources.hosts.size()) +
-                        " instances, and multi-instance (c10d) training is not wired into "
-                        "`llmtune sagemaker train` yet",
-                    "run the job with InstanceCount 1");
+        rank_env = dist::rank_env_from_process();
+        std::fprintf(stderr, "llmtune: host %s is rank %lld of %lld (rendezvous %s:%d)\n",
+                     resources.current_host.c_str(), static_cast<long long>(env.rank),
+                     static_cast<long long>(env.world_size), env.master_addr.c_str(),
+                     env.master_port);
     }
+    const bool root = !rank_env || rank_env->rank == 0;
 
     require_channel(layout, channels, "train", "the training data");
     require_channel(layout, channels, "model", "the base model");
@@ -156,11 +167,25 @@ ContainerRunResult run(const ContainerLayout& layout, const ContainerRunOptions&
                      latest->dir.c_str(), static_cast<long long>(latest->step));
     }
 
+    std::unique_ptr<dist::ProcessGroup> group;
+    std::unique_ptr<dist::DistributedSync> sync;
+    if (rank_env) {
+        // CUDA ranks use NCCL (each host's first GPU), CPU ranks Gloo.
+        const bool cuda = config.model.device.rfind("cuda", 0) == 0;
+        if (cuda) config.model.device = "cuda:0";
+        group = dist::ProcessGroup::connect(*rank_env, cuda ? dist::Backend::nccl : dist::Backend::gloo,
+                                            dist::dist_timeout_from_process());
+        sync = std::make_unique<dist::DistributedSync>(*group, dist::sync_options_from_process());
+    }
+
     train::TrainerHooks hooks;
     hooks.stop = options.stop;
+    hooks.sync = sync.get();
     hooks.on_event = [&](const ordered_json& e) {
         const std::string line = metric_line(e);
-        if (!line.empty() && options.metrics) {
+        // Every rank logs the global figures; only the first host prints them, so SageMaker
+        // sees each value once.
+        if (!line.empty() && options.metrics && root) {
             std::fprintf(options.metrics, "%s\n", line.c_str());
             std::fflush(options.metrics);  // CloudWatch (and the metric regexes) see it now
         }
@@ -181,6 +206,9 @@ ContainerRunResult run(const ContainerLayout& layout, const ContainerRunOptions&
     result.total_steps = r.total_steps;
     result.stop_reason = r.stop_reason;
     result.final_metrics = r.final_metrics;
+
+    // Only the first host writes (the trainer wrote the adapter and manifest on rank 0 only).
+    if (!root) return result;
 
     // The outputs SageMaker uploads as model.tar.gz. A restarted container may find an earlier
     // attempt's outputs: ours are replaced, anything else is left alone.

@@ -86,7 +86,7 @@ SageMakerSettings parse_sagemaker_settings(const ordered_json& b) {
     if (!std::regex_match(s.instance_type, type_re))
         bad("instance_type", "llmtune.backend.instance_type '" + s.instance_type +
                                  "' is not a SageMaker instance type such as ml.g5.xlarge.");
-    s.instance_count = get_int(b, "instance_count", 1, 1, 1);
+    s.instance_count = get_int(b, "instance_count", 1, 1, 64);
     s.region = get_string(b, "region", true);
     static const std::regex region_re(R"([a-z]{2}(-[a-z]+)+-\d)");
     if (!std::regex_match(s.region, region_re))

@@ -5,11 +5,14 @@
 // straight run, and a bare `llmtune train` staying a usage error outside a container.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "common/json_file.h"
 #include "support/test_support.h"
@@ -53,7 +56,9 @@ std::string chats(int n, int offset) {
 
 // Builds <root>/input/{config,data} as SageMaker does for a job with these channels.
 void make_tree(const std::string& root, const json& hyperparameters,
-               const std::vector<std::string>& channels = {"train", "validation", "model"}) {
+               const std::vector<std::string>& channels = {"train", "validation", "model"},
+               const std::string& resources =
+                   R"({"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"})") {
     fs::create_directories(root + "/input/config");
     json idc = json::object();
     for (const auto& c : channels)
@@ -62,8 +67,7 @@ void make_tree(const std::string& root, const json& hyperparameters,
                   {"RecordWrapperType", "None"}};
     write_file(root + "/input/config/inputdataconfig.json", idc.dump());
     write_file(root + "/input/config/hyperparameters.json", hyperparameters.dump());
-    write_file(root + "/input/config/resourceconfig.json",
-               R"({"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"})");
+    write_file(root + "/input/config/resourceconfig.json", resources);
     for (const auto& c : channels) fs::create_directories(root + "/input/data/" + c);
     if (std::find(channels.begin(), channels.end(), "train") != channels.end())
         write_file(root + "/input/data/train/train.jsonl", chats(6, 0));
@@ -258,4 +262,35 @@ TEST(SageMakerContainer, BareTrainOutsideAContainerIsStillAUsageError) {
     r = run_command("LLMTUNE_SM_ROOT=" + d.path() + " " + bin() + " sagemaker train");
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find("inputdataconfig.json"), std::string::npos) << r.err;
+}
+
+TEST(SageMakerContainer, TwoInstancesTrainAsTwoRanks) {
+    // Two containers on this machine as hosts "localhost" (rank 0, the rendezvous) and
+    // "algo-2" (rank 1): one data-parallel run whose outputs only the first host writes.
+    TempDir d;
+    const std::string a = d.file("host-a"), b = d.file("host-b");
+    const std::string hosts = R"("hosts": ["localhost", "algo-2"], "network_interface_name": "eth0"})";
+    make_tree(a, lora_hyperparameters(), {"train", "validation", "model"},
+              R"({"current_host": "localhost", )" + hosts);
+    make_tree(b, lora_hyperparameters(), {"train", "validation", "model"},
+              R"({"current_host": "algo-2", )" + hosts);
+    // A port of this test's own (the default is torch's 29500).
+    const std::string port = std::to_string(29500 + 1 + (::getpid() % 2000));
+    const std::string env = "LLMTUNE_SM_MASTER_PORT=" + port + " LLMTUNE_DIST_TIMEOUT_S=120 ";
+    llmtune::test::RunResult ra, rb;
+    std::thread other([&] { rb = run_command(env + "LLMTUNE_SM_ROOT=" + b + " " + bin() + " train"); });
+    ra = run_command(env + "LLMTUNE_SM_ROOT=" + a + " " + bin() + " train");
+    other.join();
+    ASSERT_EQ(ra.exit_code, 0) << ra.err;
+    ASSERT_EQ(rb.exit_code, 0) << rb.err;
+    EXPECT_NE(ra.err.find("host localhost is rank 0 of 2"), std::string::npos) << ra.err;
+    EXPECT_NE(rb.err.find("host algo-2 is rank 1 of 2"), std::string::npos) << rb.err;
+    EXPECT_TRUE(fs::exists(a + "/model/adapter/adapter_model.safetensors"));
+    EXPECT_TRUE(fs::exists(a + "/model/merged/model.safetensors"));
+    EXPECT_TRUE(!fs::exists(b + "/model") || fs::is_empty(b + "/model"));
+    // Metric lines come from the first host only.
+    EXPECT_EQ(scrape_metrics(ra.out)["train_loss"].size(), 4u) << ra.out;
+    EXPECT_TRUE(scrape_metrics(rb.out)["train_loss"].empty()) << rb.out;
+    auto manifest = json::parse(read_file(a + "/model/manifest.json"));
+    EXPECT_EQ(manifest["sagemaker"]["hosts"].size(), 2u);
 }
