@@ -181,7 +181,15 @@ HttpResponse S3Client::send(HttpRequest request, const std::string& payload_sha2
         p.s3_uri_encoding = true;
         return sigv4_sign(SigV4Request{r.method, r.url, r.headers, payload_sha256}, p).headers;
     };
-    return http_.send(request);
+    try {
+        return http_.send(request);
+    } catch (const Error& e) {
+        // <bucket>.<host> of a custom endpoint often does not resolve: say what usually helps.
+        if (e.kind() != ErrorKind::io || config_.endpoint.empty() || config_.path_style) throw;
+        throw Error(ErrorKind::io, e.message(),
+                    "S3-compatible servers (MinIO, Ceph) usually need path-style URLs: "
+                    "--s3-path-style; " + e.hint());
+    }
 }
 
 void S3Client::throw_s3_error(const std::string& action, const std::string& bucket,
