@@ -53,6 +53,12 @@ ApiServer::ApiServer(service::Service& svc, const ServerConfig& config,
         int yes = 1;
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });
+    // Responses go out as two writes (headers, body): without TCP_NODELAY, Nagle's algorithm
+    // holds the body until the client ACKs the headers, which a delayed ACK postpones ~40 ms.
+    http_->set_tcp_nodelay(true);
+    // cpp-httplib closes a keep-alive connection after 5 requests by default; reconnecting
+    // (and re-queueing the connection on the pool) would then cost more than the requests.
+    http_->set_keep_alive_max_count(100000);
     int threads = config_.http_threads;
     http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     // Uploads may pause longer than the 5 s default between packets.

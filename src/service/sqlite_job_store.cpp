@@ -106,16 +106,18 @@ void SqliteStore::insert_job(const JobRecord& j) {
 
 std::optional<JobRecord> SqliteStore::get_job(const std::string& project_id,
                                               const std::string& id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, select_jobs("id = ? AND project_id = ?").c_str());
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, select_jobs("id = ? AND project_id = ?").c_str());
     s.bind(1, id).bind(2, project_id);
     if (!s.step()) return std::nullopt;
     return read_job_row(s);
 }
 
 std::optional<JobRecord> SqliteStore::get_job_any(const std::string& id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, select_jobs("id = ?").c_str());
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, select_jobs("id = ?").c_str());
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return read_job_row(s);
@@ -123,10 +125,11 @@ std::optional<JobRecord> SqliteStore::get_job_any(const std::string& id) {
 
 Page<JobRecord> SqliteStore::list_jobs(const std::string& project_id, const JobListQuery& q) {
     LLMTUNE_ASSERT(q.limit > 0, "list limit checked by the caller");
-    std::lock_guard<std::mutex> lock(mutex_);
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
     int64_t cursor = INT64_MAX;
     if (!q.after.empty()) {
-        SqliteStatement c(*db_, "SELECT seq FROM jobs WHERE id = ? AND project_id = ?");
+        SqliteStatement c(rdb, "SELECT seq FROM jobs WHERE id = ? AND project_id = ?");
         c.bind(1, q.after).bind(2, project_id);
         if (!c.step()) throw_no_such("FineTuningJob", q.after, "after");
         cursor = c.integer(0);
@@ -136,7 +139,7 @@ Page<JobRecord> SqliteStore::list_jobs(const std::string& project_id, const JobL
     for (size_t i = 0; i < q.metadata.size(); ++i)
         where += " AND json_type(metadata_json) = 'object' AND "
                  "json_extract(metadata_json, '$.\"' || replace(?, '\"', '') || '\"') = ?";
-    SqliteStatement s(*db_, (select_jobs(where) + " ORDER BY seq DESC LIMIT ?").c_str());
+    SqliteStatement s(rdb, (select_jobs(where) + " ORDER BY seq DESC LIMIT ?").c_str());
     int i = 1;
     s.bind(1, project_id).bind(2, cursor);
     i = 3;
@@ -155,10 +158,11 @@ Page<JobRecord> SqliteStore::list_jobs(const std::string& project_id, const JobL
 }
 
 std::vector<JobRecord> SqliteStore::jobs_with_status(const std::vector<std::string>& statuses) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
     std::vector<JobRecord> out;
     for (const auto& st : statuses) {
-        SqliteStatement s(*db_, (select_jobs("status = ?") + " ORDER BY seq").c_str());
+        SqliteStatement s(rdb, (select_jobs("status = ?") + " ORDER BY seq").c_str());
         s.bind(1, st);
         while (s.step()) out.push_back(read_job_row(s));
     }
@@ -187,8 +191,9 @@ void SqliteStore::update_job(const JobRecord& j) {
 
 std::optional<JobRecord> SqliteStore::find_job_by_model(const std::string& project_id,
                                                         const std::string& model) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, select_jobs("project_id = ? AND fine_tuned_model = ? AND "
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, select_jobs("project_id = ? AND fine_tuned_model = ? AND "
                                         "model_deleted = 0 AND status = 'succeeded'")
                                 .c_str());
     s.bind(1, project_id).bind(2, model);
@@ -197,8 +202,9 @@ std::optional<JobRecord> SqliteStore::find_job_by_model(const std::string& proje
 }
 
 std::vector<JobRecord> SqliteStore::list_fine_tuned_models(const std::string& project_id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, (select_jobs("project_id = ? AND status = 'succeeded' AND "
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, (select_jobs("project_id = ? AND status = 'succeeded' AND "
                                          "model_deleted = 0 AND fine_tuned_model != ''") +
                              " ORDER BY seq DESC")
                                 .c_str());
@@ -238,15 +244,16 @@ int64_t SqliteStore::add_job_event(const JobEventRecord& e) {
 Page<JobEventRecord> SqliteStore::list_job_events(const std::string& job_id,
                                                   const std::string& after, int64_t limit) {
     LLMTUNE_ASSERT(limit > 0, "list limit checked by the caller");
-    std::lock_guard<std::mutex> lock(mutex_);
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
     int64_t cursor = INT64_MAX;
     if (!after.empty()) {
-        SqliteStatement c(*db_, "SELECT seq FROM job_events WHERE id = ? AND job_id = ?");
+        SqliteStatement c(rdb, "SELECT seq FROM job_events WHERE id = ? AND job_id = ?");
         c.bind(1, after).bind(2, job_id);
         if (!c.step()) throw_no_such("FineTuningJobEvent", after, "after");
         cursor = c.integer(0);
     }
-    SqliteStatement s(*db_, (std::string("SELECT ") + kEventColumns +
+    SqliteStatement s(rdb, (std::string("SELECT ") + kEventColumns +
                              " FROM job_events WHERE job_id = ? AND seq < ? ORDER BY seq DESC "
                              "LIMIT ?")
                                 .c_str());
@@ -262,8 +269,9 @@ Page<JobEventRecord> SqliteStore::list_job_events(const std::string& job_id,
 
 std::vector<JobEventRecord> SqliteStore::job_events_since(const std::string& job_id,
                                                           int64_t after_seq) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, (std::string("SELECT ") + kEventColumns +
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, (std::string("SELECT ") + kEventColumns +
                              " FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq")
                                 .c_str());
     s.bind(1, job_id).bind(2, after_seq);
@@ -288,15 +296,16 @@ Page<JobCheckpointRecord> SqliteStore::list_job_checkpoints(const std::string& j
                                                             const std::string& after,
                                                             int64_t limit) {
     LLMTUNE_ASSERT(limit > 0, "list limit checked by the caller");
-    std::lock_guard<std::mutex> lock(mutex_);
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
     int64_t cursor = INT64_MAX;
     if (!after.empty()) {
-        SqliteStatement c(*db_, "SELECT seq FROM job_checkpoints WHERE id = ? AND job_id = ?");
+        SqliteStatement c(rdb, "SELECT seq FROM job_checkpoints WHERE id = ? AND job_id = ?");
         c.bind(1, after).bind(2, job_id);
         if (!c.step()) throw_no_such("FineTuningJobCheckpoint", after, "after");
         cursor = c.integer(0);
     }
-    SqliteStatement s(*db_, (std::string("SELECT ") + kCheckpointColumns +
+    SqliteStatement s(rdb, (std::string("SELECT ") + kCheckpointColumns +
                              " FROM job_checkpoints WHERE job_id = ? AND seq < ? ORDER BY seq "
                              "DESC LIMIT ?")
                                 .c_str());
@@ -322,8 +331,9 @@ constexpr const char* kProjectCheckpoints =
 
 std::vector<JobCheckpointRecord> SqliteStore::list_project_checkpoints(
     const std::string& project_id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, (std::string(kProjectCheckpoints) + " ORDER BY c.seq DESC").c_str());
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, (std::string(kProjectCheckpoints) + " ORDER BY c.seq DESC").c_str());
     s.bind(1, project_id);
     std::vector<JobCheckpointRecord> out;
     while (s.step()) out.push_back(read_checkpoint_row(s));
@@ -332,9 +342,10 @@ std::vector<JobCheckpointRecord> SqliteStore::list_project_checkpoints(
 
 std::optional<JobCheckpointRecord> SqliteStore::find_checkpoint_by_model(
     const std::string& project_id, const std::string& model) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
     // A step re-done after a resume is recorded again: the newest record wins.
-    SqliteStatement s(*db_, (std::string(kProjectCheckpoints) +
+    SqliteStatement s(rdb, (std::string(kProjectCheckpoints) +
                              " AND c.fine_tuned_model_checkpoint = ? ORDER BY c.seq DESC LIMIT 1")
                                 .c_str());
     s.bind(1, project_id).bind(2, model);

@@ -75,9 +75,48 @@ SqliteStore::SqliteStore(const std::string& path) : db_(std::make_unique<SqliteC
     db_->exec("PRAGMA foreign_keys=ON");
     db_->exec("PRAGMA busy_timeout=5000");
     version_ = migrate_sqlite(*db_);
+    path_ = path;
+    pooled_reads_ = !path.empty() && path != ":memory:" && path.rfind("file::memory:", 0) != 0;
 }
 
 SqliteStore::~SqliteStore() = default;
+
+SqliteStore::ReadLease::ReadLease(SqliteStore& store) : store_(store) {
+    if (!store_.pooled_reads_) {
+        writer_lock_ = std::unique_lock<std::mutex>(store_.mutex_);
+        db_ = store_.db_.get();
+        return;
+    }
+    std::unique_lock<std::mutex> lock(store_.readers_mutex_);
+    store_.readers_cv_.wait(lock, [this] {
+        return !store_.idle_readers_.empty() || store_.open_readers_ < kMaxReaders;
+    });
+    if (!store_.idle_readers_.empty()) {
+        own_ = std::move(store_.idle_readers_.back());
+        store_.idle_readers_.pop_back();
+    } else {
+        ++store_.open_readers_;  // reserved before opening, outside the lock
+        lock.unlock();
+        try {
+            own_ = std::make_unique<SqliteConnection>(store_.path_);
+            own_->exec("PRAGMA busy_timeout=5000");
+            own_->exec("PRAGMA query_only=1");
+        } catch (...) {
+            std::lock_guard<std::mutex> again(store_.readers_mutex_);
+            --store_.open_readers_;
+            store_.readers_cv_.notify_one();
+            throw;
+        }
+    }
+    db_ = own_.get();
+}
+
+SqliteStore::ReadLease::~ReadLease() {
+    if (!own_) return;
+    std::lock_guard<std::mutex> lock(store_.readers_mutex_);
+    store_.idle_readers_.push_back(std::move(own_));
+    store_.readers_cv_.notify_one();
+}
 
 int SqliteStore::schema_version() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -100,16 +139,18 @@ void SqliteStore::create_project_with_key(const Project& project, const ApiKeyRe
 }
 
 std::optional<Project> SqliteStore::get_project(const std::string& id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, "SELECT id, name, created_at FROM projects WHERE id = ?");
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, "SELECT id, name, created_at FROM projects WHERE id = ?");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return Project{s.text(0), s.text(1), s.integer(2)};
 }
 
 std::vector<Project> SqliteStore::list_projects() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, "SELECT id, name, created_at FROM projects ORDER BY created_at, id");
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, "SELECT id, name, created_at FROM projects ORDER BY created_at, id");
     std::vector<Project> out;
     while (s.step()) out.push_back(Project{s.text(0), s.text(1), s.integer(2)});
     return out;
@@ -123,8 +164,9 @@ void SqliteStore::create_api_key(const ApiKeyRecord& key) {
 }
 
 std::optional<ApiKeyRecord> SqliteStore::find_active_key(const std::string& key_hash) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, (std::string("SELECT ") + kKeyColumns +
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, (std::string("SELECT ") + kKeyColumns +
                              " FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
                                 .c_str());
     s.bind(1, key_hash);
@@ -133,8 +175,9 @@ std::optional<ApiKeyRecord> SqliteStore::find_active_key(const std::string& key_
 }
 
 std::vector<ApiKeyRecord> SqliteStore::list_api_keys(const std::string& project_id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, (std::string("SELECT ") + kKeyColumns +
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, (std::string("SELECT ") + kKeyColumns +
                              " FROM api_keys WHERE project_id = ? ORDER BY created_at, id")
                                 .c_str());
     s.bind(1, project_id);
@@ -173,8 +216,9 @@ void SqliteStore::insert_file(const FileRecord& f) {
 
 std::optional<FileRecord> SqliteStore::get_file(const std::string& project_id,
                                                 const std::string& id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_, (std::string("SELECT ") + kFileColumns +
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb, (std::string("SELECT ") + kFileColumns +
                              " FROM files WHERE id = ? AND project_id = ?")
                                 .c_str());
     s.bind(1, id).bind(2, project_id);
@@ -184,10 +228,11 @@ std::optional<FileRecord> SqliteStore::get_file(const std::string& project_id,
 
 Page<FileRecord> SqliteStore::list_files(const std::string& project_id, const ListQuery& q) {
     LLMTUNE_ASSERT(q.limit > 0, "list limit checked by the caller");
-    std::lock_guard<std::mutex> lock(mutex_);
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
     int64_t cursor = q.ascending ? 0 : INT64_MAX;
     if (!q.after.empty()) {
-        SqliteStatement c(*db_, "SELECT seq FROM files WHERE id = ? AND project_id = ?");
+        SqliteStatement c(rdb, "SELECT seq FROM files WHERE id = ? AND project_id = ?");
         c.bind(1, q.after).bind(2, project_id);
         if (!c.step()) throw_no_such("File", q.after, "after");
         cursor = c.integer(0);
@@ -196,7 +241,7 @@ Page<FileRecord> SqliteStore::list_files(const std::string& project_id, const Li
                       " FROM files WHERE project_id = ? AND (? = '' OR purpose = ?) AND seq " +
                       (q.ascending ? "> ? ORDER BY seq ASC" : "< ? ORDER BY seq DESC") +
                       " LIMIT ?";
-    SqliteStatement s(*db_, sql.c_str());
+    SqliteStatement s(rdb, sql.c_str());
     s.bind(1, project_id).bind(2, q.purpose).bind(3, q.purpose).bind(4, cursor);
     s.bind(5, q.limit + 1);  // one more than asked tells whether there is a next page
     Page<FileRecord> page;
@@ -209,9 +254,10 @@ Page<FileRecord> SqliteStore::list_files(const std::string& project_id, const Li
 }
 
 std::vector<FileRecord> SqliteStore::files_with_status(const std::string& status) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
     SqliteStatement s(
-        *db_, (std::string("SELECT ") + kFileColumns + " FROM files WHERE status = ? ORDER BY seq")
+        rdb, (std::string("SELECT ") + kFileColumns + " FROM files WHERE status = ? ORDER BY seq")
                   .c_str());
     s.bind(1, status);
     std::vector<FileRecord> out;
@@ -256,8 +302,9 @@ std::optional<FileRecord> SqliteStore::delete_file(const std::string& project_id
 }
 
 int64_t SqliteStore::blob_references(const std::string& sha256) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    SqliteStatement s(*db_,
+    ReadLease lease(*this);
+    SqliteConnection& rdb = lease.db();
+    SqliteStatement s(rdb,
                       "SELECT (SELECT COUNT(*) FROM files WHERE blob_sha256 = ?1) + "
                       "(SELECT COUNT(*) FROM files WHERE canonical_sha256 = ?1)");
     s.bind(1, sha256);

@@ -2,12 +2,21 @@
 //
 // WAL journal with synchronous=FULL: a committed transaction survives a SIGKILL or a power
 // loss. A busy timeout (5 s) lets another process holding the write lock (a worker, a backup)
-// delay a write instead of failing it. One connection, serialised by a mutex: the metadata
-// operations are small, and SQLite allows one writer at a time anyway.
+// delay a write instead of failing it.
+//
+// Concurrency: writes go through one connection, serialised by a mutex (SQLite allows one
+// writer at a time anyway). Reads take a connection of their own from a small pool: in WAL
+// mode a reader sees every transaction committed before it started and never waits for the
+// writer, so a write's fsync (synchronous=FULL) no longer stalls every API read behind the
+// mutex. Read-your-writes holds: a write has committed when its method returns. An in-memory
+// database (":memory:") has no shared file, so its reads use the writer's connection.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "service/metadata_store.h"
 
@@ -69,9 +78,33 @@ class SqliteStore : public MetadataStore {
                                                                 const std::string& model) override;
 
   private:
+    // A read connection for the duration of one method (returned to the pool after), or the
+    // writer's connection under its mutex for an in-memory database.
+    class ReadLease {
+      public:
+        explicit ReadLease(SqliteStore& store);
+        ~ReadLease();
+        ReadLease(const ReadLease&) = delete;
+        ReadLease& operator=(const ReadLease&) = delete;
+        SqliteConnection& db() { return *db_; }
+
+      private:
+        SqliteStore& store_;
+        std::unique_ptr<SqliteConnection> own_;
+        std::unique_lock<std::mutex> writer_lock_;
+        SqliteConnection* db_ = nullptr;
+    };
+    static constexpr size_t kMaxReaders = 8;
+
     std::unique_ptr<SqliteConnection> db_;
     std::mutex mutex_;
     int version_ = 0;
+    std::string path_;
+    bool pooled_reads_ = true;
+    std::mutex readers_mutex_;
+    std::condition_variable readers_cv_;
+    std::vector<std::unique_ptr<SqliteConnection>> idle_readers_;
+    size_t open_readers_ = 0;
 };
 
 }  // namespace llmtune::service
