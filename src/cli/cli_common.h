@@ -21,6 +21,7 @@ void register_chat_template(CLI::App& app);
 void register_chat(CLI::App& app);
 void register_data(CLI::App& app);  // data validate|convert|preview
 void register_train(CLI::App& app);
+void register_launch(CLI::App& app);  // the local ranks of a data-parallel job
 void register_serve(CLI::App& app);  // the API server
 void register_worker(CLI::App& app);  // one training job for the server's scheduler
 void register_export(CLI::App& app);

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
     register_chat(app);
     register_data(app);
     register_train(app);
+    register_launch(app);
     register_export(app);
     register_estimate(app);
     register_bench(app);

@@ -24,6 +24,12 @@
 //     lines past that checkpoint until the resume drops them.
 //   - A NaN or infinite loss or gradient norm stops the run before the update, with an error
 //     naming the step and the last good checkpoint.
+//   - Data parallelism (hooks.sync a multi-rank GradientSync, docs/distributed.md): every rank
+//     runs this loop in lockstep on its slice of each global batch (training.batch_size rows
+//     per rank); rank 0 alone writes events, checkpoints and artifacts while the others wait
+//     at a barrier; rank 0 picks the resume checkpoint and broadcasts its step; the stop flag
+//     is all-reduced each step so every rank stops after the same one. With one rank nothing
+//     differs from a single process.
 #pragma once
 
 #include <atomic>
