@@ -186,6 +186,7 @@ export function NewJob({ query }: { query: URLSearchParams }) {
     }
   }
 
+  const estimateState = useEstimate(formError ? null : body);
   const model = bases.find((m) => m.id === form.model);
   return (
     <section class="page">
@@ -316,6 +317,7 @@ export function NewJob({ query }: { query: URLSearchParams }) {
             </details>
           </fieldset>
           {formError ? <p class="form-note" role="status">{formError}</p> : null}
+          <EstimateLine state={estimateState} />
           <ErrorBox error={submitError} title="The job was not created" />
           <button type="submit" disabled={busy}>
             {busy ? 'Starting…' : 'Start fine-tune'}
@@ -323,6 +325,7 @@ export function NewJob({ query }: { query: URLSearchParams }) {
         </form>
         <EstimatePanel
           body={formError ? null : body}
+          state={estimateState}
           onApply={(s) => setForm((f) => applySuggestion(f, s))}
           hardware={
             <Field
@@ -351,8 +354,14 @@ function applySuggestion(f: Form, settings: Record<string, unknown>): Form {
   return out;
 }
 
-// POST /v1/fine_tuning/jobs/estimate, 600 ms after the last change.
-function EstimatePanel({ body, onApply, hardware }: { body: Record<string, unknown> | null; onApply: (s: Record<string, unknown>) => void; hardware: ComponentChildren }) {
+interface EstimateState {
+  estimate: Estimate | null;
+  error: unknown;
+  busy: boolean;
+}
+
+// POST /v1/fine_tuning/jobs/estimate, 600 ms after the last change of the body.
+function useEstimate(body: Record<string, unknown> | null): EstimateState {
   const [estimate, setEstimate] = useState<Estimate | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -387,7 +396,36 @@ function EstimatePanel({ body, onApply, hardware }: { body: Record<string, unkno
       c.abort();
     };
   }, [key]);
+  return { estimate, error, busy };
+}
 
+// One line next to the submit button on narrow screens, where the panel is far below.
+function EstimateLine({ state }: { state: EstimateState }) {
+  const e = state.estimate;
+  if (state.error) return <p class="estimate-line narrow-only bad">Estimate: {errorText(state.error)}</p>;
+  if (!e) return null;
+  return (
+    <p class={`estimate-line narrow-only ${e.fits === false ? 'bad' : 'ok'}`}>
+      {e.fits === false ? 'Will not fit (see the estimate below). ' : 'Fits. '}
+      {duration(e.time?.total_s)}, peak {bytes(e.memory?.peak_bytes)}
+      {e.cost ? `, ${usd(e.cost.usd)}` : ''}
+      {state.busy ? ' (updating…)' : ''}
+    </p>
+  );
+}
+
+function EstimatePanel({
+  body,
+  state,
+  onApply,
+  hardware,
+}: {
+  body: Record<string, unknown> | null;
+  state: EstimateState;
+  onApply: (s: Record<string, unknown>) => void;
+  hardware: ComponentChildren;
+}) {
+  const { estimate, error, busy } = state;
   const missing = (error as { code?: string } | null)?.code === 'unknown_url';
   return (
     <aside class={`card estimate${busy ? ' stale' : ''}`} aria-label="Estimate" aria-live="polite" aria-busy={busy}>
