@@ -106,11 +106,12 @@ bool keys_from(const Section& s, const std::string& where, AwsCredentials& out) 
     for (const char* k : {"role_arn", "sso_session", "sso_start_url", "credential_process",
                           "web_identity_token_file"})
         if (s.count(k))
-            throw Error(ErrorKind::unauthorized,
-                        where + " gets its credentials through '" + k +
-                            "', which llmtune does not implement (it reads static keys only)",
-                        "export the temporary keys as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY "
-                        "and AWS_SESSION_TOKEN (e.g. `aws configure export-credentials --format env`)");
+            throw Error(
+                ErrorKind::unauthorized,
+                where + " gets its credentials through '" + k +
+                    "', which llmtune does not implement (it reads static keys only)",
+                "export the temporary keys as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY "
+                "and AWS_SESSION_TOKEN (e.g. `aws configure export-credentials --format env`)");
     return false;
 }
 
@@ -131,12 +132,12 @@ AwsCredentials resolve_aws_credentials(const std::string& profile_arg, const Get
         if (!id.empty() && !secret.empty())
             return AwsCredentials{id, secret, env(getenv, "AWS_SESSION_TOKEN"), "environment"};
         if (!id.empty() || !secret.empty())
-            throw Error(ErrorKind::unauthorized,
-                        std::string("AWS credentials: ") +
-                            (id.empty() ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID") +
-                            " is set but " +
-                            (id.empty() ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY") + " is not",
-                        "set both environment variables, or neither to use the shared files");
+            throw Error(
+                ErrorKind::unauthorized,
+                std::string("AWS credentials: ") +
+                    (id.empty() ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID") + " is set but " +
+                    (id.empty() ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY") + " is not",
+                "set both environment variables, or neither to use the shared files");
         looked.push_back("AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (not set)");
         profile = env(getenv, "AWS_PROFILE");
         if (profile.empty()) profile = "default";
@@ -147,24 +148,25 @@ AwsCredentials resolve_aws_credentials(const std::string& profile_arg, const Get
     if (cred != f.credentials.end() &&
         keys_from(cred->second, f.credentials_path + " [" + profile + "]", out))
         return out;
-    looked.push_back(f.credentials_path + (f.credentials_exists
-                                               ? (cred == f.credentials.end()
-                                                      ? " (no [" + profile + "] section)"
-                                                      : " ([" + profile + "] has no keys)")
-                                               : " (no such file)"));
+    looked.push_back(f.credentials_path +
+                     (f.credentials_exists
+                          ? (cred == f.credentials.end() ? " (no [" + profile + "] section)"
+                                                         : " ([" + profile + "] has no keys)")
+                          : " (no such file)"));
     const Section* conf = config_section(f, profile);
     std::string conf_name = profile == "default" ? "default" : "profile " + profile;
     if (conf && keys_from(*conf, f.config_path + " [" + conf_name + "]", out)) return out;
-    looked.push_back(f.config_path + (f.config_exists
-                                          ? (conf ? " ([" + conf_name + "] has no keys)"
-                                                  : " (no [" + conf_name + "] section)")
-                                          : " (no such file)"));
+    looked.push_back(f.config_path + (f.config_exists ? (conf ? " ([" + conf_name + "] has no keys)"
+                                                              : " (no [" + conf_name + "] section)")
+                                                      : " (no such file)"));
     std::string list;
-    for (const auto& l : looked) list += (list.empty() ? "" : "; ") + l;
+    for (const auto& l : looked)
+        list += (list.empty() ? "" : "; ") + l;
     throw Error(ErrorKind::unauthorized,
                 "no AWS credentials found for profile '" + profile + "': looked at " + list,
                 "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add the profile's keys to "
-                "~/.aws/credentials (`aws configure --profile " + profile + "`)");
+                "~/.aws/credentials (`aws configure --profile " +
+                    profile + "`)");
 }
 
 std::string resolve_aws_region(const std::string& profile) {

@@ -23,7 +23,8 @@ struct AwsCredentials {
     std::string access_key_id;
     std::string secret_access_key;
     std::string session_token;  // "" for long-term keys
-    std::string source;         // where they came from, for messages: "environment", "~/.aws/credentials [dev]"
+    std::string
+        source;  // where they came from, for messages: "environment", "~/.aws/credentials [dev]"
 };
 
 using Getenv = std::function<const char*(const char*)>;

@@ -17,7 +17,8 @@ namespace llmtune::cloud {
 namespace {
 
 std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
 }
 
@@ -48,8 +49,8 @@ bool retryable_curl(CURLcode rc) {
         case CURLE_UNSUPPORTED_PROTOCOL:
         case CURLE_URL_MALFORMAT:
         case CURLE_NOT_BUILT_IN:
-        case CURLE_WRITE_ERROR:          // the sink said stop
-        case CURLE_READ_ERROR:           // the body source failed
+        case CURLE_WRITE_ERROR:  // the sink said stop
+        case CURLE_READ_ERROR:   // the body source failed
         case CURLE_ABORTED_BY_CALLBACK:
         case CURLE_OUT_OF_MEMORY:
         case CURLE_BAD_FUNCTION_ARGUMENT:
@@ -68,16 +69,17 @@ void global_init() {
 struct Transfer {
     const HttpRequest* request = nullptr;
     HttpResponse* response = nullptr;
-    size_t body_offset = 0;      // for an in-memory body
+    size_t body_offset = 0;  // for an in-memory body
     bool sink_used = false;
-    std::exception_ptr error;    // thrown by a callback; rethrown after curl returns
+    std::exception_ptr error;  // thrown by a callback; rethrown after curl returns
     bool sink_refused = false;
 };
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
     auto* t = static_cast<Transfer*>(user);
     std::string line(data, size * n);
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+        line.pop_back();
     if (line.rfind("HTTP/", 0) == 0) {
         // A new response (after a 100 Continue, or the first): start over.
         t->response->headers.clear();
@@ -90,7 +92,8 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
         std::string value = line.substr(colon + 1);
         size_t b = value.find_first_not_of(" \t");
         value = b == std::string::npos ? "" : value.substr(b);
-        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+            value.pop_back();
         t->response->headers.emplace_back(lower(line.substr(0, colon)), value);
     }
     return size * n;
@@ -174,11 +177,19 @@ std::string aws_error_code(const std::string& body) {
 bool is_retryable_response(long status, const std::string& body) {
     if (status >= 500 || status == 429) return true;
     if (status < 400) return false;
-    static const char* const codes[] = {
-        "SlowDown", "Throttling", "ThrottlingException", "ThrottledException",
-        "RequestThrottled", "RequestThrottledException", "TooManyRequestsException",
-        "ProvisionedThroughputExceededException", "RequestLimitExceeded", "RequestTimeout",
-        "RequestTimeoutException", "InternalError", "ServiceUnavailable"};
+    static const char* const codes[] = {"SlowDown",
+                                        "Throttling",
+                                        "ThrottlingException",
+                                        "ThrottledException",
+                                        "RequestThrottled",
+                                        "RequestThrottledException",
+                                        "TooManyRequestsException",
+                                        "ProvisionedThroughputExceededException",
+                                        "RequestLimitExceeded",
+                                        "RequestTimeout",
+                                        "RequestTimeoutException",
+                                        "InternalError",
+                                        "ServiceUnavailable"};
     std::string code = aws_error_code(body);
     for (const char* c : codes)
         if (code == c) return true;
@@ -221,7 +232,8 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
-        if (options_.total_timeout_s > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT, options_.total_timeout_s);
+        if (options_.total_timeout_s > 0)
+            curl_easy_setopt(c, CURLOPT_TIMEOUT, options_.total_timeout_s);
         curl_easy_setopt(c, CURLOPT_VERBOSE, options_.verbose ? 1L : 0L);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
@@ -235,7 +247,8 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
             curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
             curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
             curl_easy_setopt(c, CURLOPT_READDATA, &t);
-            curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(has_body ? body_size : 0));
+            curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+                             static_cast<curl_off_t>(has_body ? body_size : 0));
             curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
         } else if (request.method != "GET") {
             curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
@@ -269,12 +282,13 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
             last_failure = "HTTP " + std::to_string(response.status);
         } else {
             if (t.sink_refused)
-                throw_io(request.method + " " + request.url + ": the download was stopped by its receiver");
+                throw_io(request.method + " " + request.url +
+                         ": the download was stopped by its receiver");
             last_failure = curl_easy_strerror(rc);
             if (!retryable_curl(rc) || attempt >= max_attempts)
                 throw Error(ErrorKind::io,
-                            request.method + " " + request.url + " failed: " + last_failure +
-                                " (" + std::to_string(attempt) +
+                            request.method + " " + request.url + " failed: " + last_failure + " (" +
+                                std::to_string(attempt) +
                                 (attempt == 1 ? " attempt)"
                                  : first_failure == last_failure
                                      ? " attempts)"
@@ -283,8 +297,9 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
         }
         if (first_failure.empty()) first_failure = last_failure;
         if (t.sink_used && request.sink_reset) request.sink_reset();
-        double delay = std::min(options_.retry.max_delay_s,
-                                options_.retry.base_delay_s * double(1ull << std::min(attempt - 1, 20)));
+        double delay =
+            std::min(options_.retry.max_delay_s,
+                     options_.retry.base_delay_s * double(1ull << std::min(attempt - 1, 20)));
         std::uniform_real_distribution<double> jitter(0.5, 1.0);
         delay *= jitter(impl_->rng);
         std::this_thread::sleep_for(std::chrono::duration<double>(delay));

@@ -43,7 +43,7 @@ HttpBody string_body(const std::string& data);
 
 struct HttpRequest {
     std::string method = "GET";
-    std::string url;              // percent-encoded as sent
+    std::string url;  // percent-encoded as sent
     HttpHeaders headers;
     const std::string* body = nullptr;  // a body in memory, or:
     HttpBody stream;                    // a streamed body (used when `body` is null and
@@ -52,7 +52,7 @@ struct HttpRequest {
     // Without a sink the body is collected into HttpResponse::body. Error bodies (non-2xx)
     // always go to HttpResponse::body.
     std::function<bool(const char* data, size_t n)> sink;
-    std::function<void()> sink_reset;   // called before a retry when a sink got bytes
+    std::function<void()> sink_reset;  // called before a retry when a sink got bytes
     // Called before each attempt; the headers it returns are added (SigV4).
     std::function<HttpHeaders(const HttpRequest&)> sign;
 };
@@ -68,7 +68,7 @@ struct HttpResponse {
 };
 
 struct RetryPolicy {
-    int max_attempts = 5;         // 1 = no retry
+    int max_attempts = 5;  // 1 = no retry
     double base_delay_s = 0.25;
     double max_delay_s = 20.0;
 };
@@ -79,9 +79,9 @@ struct HttpClientOptions {
     // retried): large uploads have no total timeout, stalls do.
     long low_speed_bytes = 1;
     long low_speed_time_s = 60;
-    long total_timeout_s = 0;     // 0 = none
+    long total_timeout_s = 0;  // 0 = none
     RetryPolicy retry;
-    bool verbose = false;         // curl's trace on stderr
+    bool verbose = false;  // curl's trace on stderr
     // Called after every attempt that got an HTTP answer (logging, metrics, tests).
     std::function<void(const HttpRequest&, const HttpResponse&)> on_response;
 };

@@ -80,7 +80,8 @@ bool is_md5_etag(const std::string& etag) {
 }
 
 std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
 }
 
@@ -128,14 +129,16 @@ S3Location parse_s3_uri(const std::string& uri) {
     S3Location loc;
     loc.bucket = rest.substr(0, slash);
     if (slash != std::string::npos) loc.prefix = rest.substr(slash + 1);
-    while (!loc.prefix.empty() && loc.prefix.back() == '/') loc.prefix.pop_back();
-    while (!loc.prefix.empty() && loc.prefix.front() == '/') loc.prefix.erase(0, 1);
+    while (!loc.prefix.empty() && loc.prefix.back() == '/')
+        loc.prefix.pop_back();
+    while (!loc.prefix.empty() && loc.prefix.front() == '/')
+        loc.prefix.erase(0, 1);
     // S3's bucket naming rules: 3-63 characters, lowercase letters, digits, '.' and '-',
     // starting and ending with a letter or digit.
     bool ok = loc.bucket.size() >= 3 && loc.bucket.size() <= 63;
     for (char c : loc.bucket)
-        if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-              c == '.' || c == '-'))
+        if (!(std::islower(static_cast<unsigned char>(c)) ||
+              std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-'))
             ok = false;
     if (ok && (!std::isalnum(static_cast<unsigned char>(loc.bucket.front())) ||
                !std::isalnum(static_cast<unsigned char>(loc.bucket.back()))))
@@ -150,7 +153,8 @@ S3Client::S3Client(S3Config config) : config_(std::move(config)), http_(config_.
     if (config_.region.empty())
         throw_invalid("S3: no region configured", "set --s3-region or AWS_REGION");
     if (config_.part_size == 0) throw_invalid("S3: the multipart part size must be positive");
-    while (!config_.endpoint.empty() && config_.endpoint.back() == '/') config_.endpoint.pop_back();
+    while (!config_.endpoint.empty() && config_.endpoint.back() == '/')
+        config_.endpoint.pop_back();
     if (!config_.endpoint.empty() && config_.endpoint.find("://") == std::string::npos)
         throw_invalid("S3 endpoint '" + config_.endpoint + "' has no scheme",
                       "write it as http://host:port or https://host");
@@ -165,8 +169,9 @@ std::string S3Client::object_url(const std::string& bucket, const std::string& k
         host = config_.endpoint.substr(p + 3);
     }
     std::string path = key.empty() ? "" : "/" + uri_encode(key, true);
-    std::string url = config_.path_style ? scheme + "://" + host + "/" + bucket + path
-                                         : scheme + "://" + bucket + "." + host + (path.empty() ? "/" : path);
+    std::string url = config_.path_style
+                          ? scheme + "://" + host + "/" + bucket + path
+                          : scheme + "://" + bucket + "." + host + (path.empty() ? "/" : path);
     if (!query.empty()) url += "?" + query;
     return url;
 }
@@ -188,7 +193,8 @@ HttpResponse S3Client::send(HttpRequest request, const std::string& payload_sha2
         if (e.kind() != ErrorKind::io || config_.endpoint.empty() || config_.path_style) throw;
         throw Error(ErrorKind::io, e.message(),
                     "S3-compatible servers (MinIO, Ceph) usually need path-style URLs: "
-                    "--s3-path-style; " + e.hint());
+                    "--s3-path-style; " +
+                        e.hint());
     }
 }
 
@@ -207,16 +213,20 @@ void S3Client::throw_s3_error(const std::string& action, const std::string& buck
     }
     if (code.empty()) {
         // HEAD answers carry no body: the status says what it can.
-        if (response.status == 403) code = "AccessDenied";
-        else if (response.status == 404) code = key.empty() ? "NoSuchBucket" : "NoSuchKey";
-        else if (response.status == 301) code = "PermanentRedirect";
+        if (response.status == 403)
+            code = "AccessDenied";
+        else if (response.status == 404)
+            code = key.empty() ? "NoSuchBucket" : "NoSuchKey";
+        else if (response.status == 301)
+            code = "PermanentRedirect";
     }
     if (region.empty()) region = response.header("x-amz-bucket-region");
     const std::string where = "s3://" + bucket + (key.empty() ? "" : "/" + key);
     if (request_id.empty()) request_id = response.header("x-amz-request-id");
-    std::string suffix = (message.empty() ? "" : ": " + message) +
-                         (request_id.empty() ? "" : " (request id " + request_id + ")") +
-                         (response.attempts > 1 ? " after " + std::to_string(response.attempts) + " attempts" : "");
+    std::string suffix =
+        (message.empty() ? "" : ": " + message) +
+        (request_id.empty() ? "" : " (request id " + request_id + ")") +
+        (response.attempts > 1 ? " after " + std::to_string(response.attempts) + " attempts" : "");
     const std::string what = "S3 " + action + " " + where + " failed with HTTP " +
                              std::to_string(response.status) + (code.empty() ? "" : " " + code);
 
@@ -226,60 +236,58 @@ void S3Client::throw_s3_error(const std::string& action, const std::string& buck
         throw S3Error(ErrorKind::invalid_input,
                       what + ": the bucket '" + bucket + "' is not in region '" + config_.region +
                           "'" + (region.empty() ? "" : ", it is in '" + region + "'") + suffix,
-                      region.empty() ? "set --s3-region (or AWS_REGION) to the bucket's region"
-                                     : "set --s3-region " + region + " (or AWS_REGION=" + region + ")",
+                      region.empty()
+                          ? "set --s3-region (or AWS_REGION) to the bucket's region"
+                          : "set --s3-region " + region + " (or AWS_REGION=" + region + ")",
                       code, response.status);
     }
     if (code == "AccessDenied" || code == "AllAccessDisabled") {
         std::string principal = principal_from(message);
         throw S3Error(ErrorKind::unauthorized,
                       "S3 AccessDenied: " + action + " on " + where + " (bucket '" + bucket +
-                          "') was denied" +
-                          (principal.empty() ? "" : " for " + principal) + suffix,
-                      "grant " + (principal.empty() ? std::string("the credentials (from ") +
-                                                          config_.credentials.source + ")"
-                                                    : principal) +
+                          "') was denied" + (principal.empty() ? "" : " for " + principal) + suffix,
+                      "grant " +
+                          (principal.empty() ? std::string("the credentials (from ") +
+                                                   config_.credentials.source + ")"
+                                             : principal) +
                           " " + iam_action(action) + " on arn:aws:s3:::" + bucket +
-                          (action == "ListObjectsV2" ? "" : "/*") +
-                          ", and check the bucket policy",
+                          (action == "ListObjectsV2" ? "" : "/*") + ", and check the bucket policy",
                       code, response.status);
     }
-    if (code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
-        code == "ExpiredToken" || code == "InvalidToken" || code == "TokenRefreshRequired")
+    if (code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "ExpiredToken" ||
+        code == "InvalidToken" || code == "TokenRefreshRequired")
         throw S3Error(ErrorKind::unauthorized, what + suffix,
                       "check the AWS credentials (from " + config_.credentials.source +
                           ") and, for S3-compatible servers, --s3-endpoint",
                       code, response.status);
     if (code == "NoSuchBucket")
-        throw S3Error(ErrorKind::not_found,
-                      "S3 " + action + ": no such bucket '" + bucket + "'" + suffix,
-                      "create the bucket, or fix the bucket name in --store", code,
-                      response.status);
+        throw S3Error(
+            ErrorKind::not_found, "S3 " + action + ": no such bucket '" + bucket + "'" + suffix,
+            "create the bucket, or fix the bucket name in --store", code, response.status);
     if (code == "NoSuchKey" || code == "NotFound")
         throw S3Error(ErrorKind::not_found, "S3 " + action + ": no such key " + where + suffix, "",
                       code, response.status);
     if (code == "NoSuchUpload")
         throw S3Error(ErrorKind::not_found, what + suffix, "", code, response.status);
     if (code == "BadDigest" || code == "XAmzContentSHA256Mismatch" || code == "InvalidDigest")
-        throw S3Error(ErrorKind::io, what + ": the server received other bytes than were sent" + suffix,
-                      "retry; a repeated failure points at a proxy altering the data", code,
-                      response.status);
+        throw S3Error(
+            ErrorKind::io, what + ": the server received other bytes than were sent" + suffix,
+            "retry; a repeated failure points at a proxy altering the data", code, response.status);
     if (code == "EntityTooSmall" || code == "EntityTooLarge")
         throw S3Error(ErrorKind::invalid_input, what + suffix,
                       "parts must be 5 MiB to 5 GiB (all but the last): check the part size", code,
                       response.status);
-    throw S3Error(response.status >= 500 || response.status == 429 ? ErrorKind::io
-                                                                   : ErrorKind::invalid_input,
-                  what + suffix,
-                  response.status >= 500 ? "the server kept failing after the retries; try later"
-                                         : "",
-                  code, response.status);
+    throw S3Error(
+        response.status >= 500 || response.status == 429 ? ErrorKind::io : ErrorKind::invalid_input,
+        what + suffix,
+        response.status >= 500 ? "the server kept failing after the retries; try later" : "", code,
+        response.status);
 }
 
 // ---- upload ----
 
-uint64_t S3Client::part_size_for(uint64_t size) const {
-    uint64_t part = config_.part_size;
+uint64_t multipart_part_size(uint64_t size, uint64_t configured) {
+    uint64_t part = configured;
     if ((size + part - 1) / part > 10000) part = ((size / 10000) / (1 << 20) + 1) << 20;
     return part;
 }
@@ -301,7 +309,8 @@ std::string S3Client::put_body(const std::string& action, const std::string& buc
     HttpRequest r;
     r.method = "PUT";
     r.url = url;
-    r.headers = {{"Content-MD5", base64(reinterpret_cast<const unsigned char*>(md5.data()), md5.size())}};
+    r.headers = {
+        {"Content-MD5", base64(reinterpret_cast<const unsigned char*>(md5.data()), md5.size())}};
     if (!content_type.empty()) r.headers.emplace_back("Content-Type", content_type);
     auto pos = std::make_shared<uint64_t>(0);
     r.stream.size = size;
@@ -316,8 +325,8 @@ std::string S3Client::put_body(const std::string& action, const std::string& buc
     if (resp.status != 200) throw_s3_error(action, bucket, key, resp);
     std::string etag = strip_quotes(resp.header("etag"));
     if (etag.empty())
-        throw Error(ErrorKind::io, "S3 " + action + " s3://" + bucket + "/" + key +
-                                       ": the response has no ETag");
+        throw Error(ErrorKind::io,
+                    "S3 " + action + " s3://" + bucket + "/" + key + ": the response has no ETag");
     return etag;
 }
 
@@ -330,17 +339,20 @@ void S3Client::put_multipart(const std::string& bucket, const std::string& key, 
     if (!content_type.empty()) init.headers.emplace_back("Content-Type", content_type);
     HttpResponse r = send(init, kEmptySha256);
     if (r.status != 200) throw_s3_error("CreateMultipartUpload", bucket, key, r);
-    const std::string upload_id = parse_xml(r.body, "CreateMultipartUpload response")->child_text("UploadId");
+    const std::string upload_id =
+        parse_xml(r.body, "CreateMultipartUpload response")->child_text("UploadId");
     if (upload_id.empty())
         throw Error(ErrorKind::io, "S3 CreateMultipartUpload s3://" + bucket + "/" + key +
-                                       ": the response has no UploadId: '" + r.body.substr(0, 200) + "'");
+                                       ": the response has no UploadId: '" + r.body.substr(0, 200) +
+                                       "'");
     const std::string id_q = "uploadId=" + uri_encode(upload_id, false);
     try {
         std::string complete = "<CompleteMultipartUpload>";
         int number = 1;
         for (uint64_t offset = 0; offset < size; offset += part, ++number) {
             uint64_t n = std::min(part, size - offset);
-            std::string url = object_url(bucket, key, "partNumber=" + std::to_string(number) + "&" + id_q);
+            std::string url =
+                object_url(bucket, key, "partNumber=" + std::to_string(number) + "&" + id_q);
             std::string etag = put_body("UploadPart", bucket, key, url, offset, n, read_at, "");
             complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>\"" +
                         xml_escape(etag) + "\"</ETag></Part>";
@@ -368,8 +380,8 @@ void S3Client::put_multipart(const std::string& bucket, const std::string& key, 
     }
 }
 
-void S3Client::put_file(const std::string& bucket, const std::string& key,
-                        const std::string& path, const std::string& content_type) {
+void S3Client::put_file(const std::string& bucket, const std::string& key, const std::string& path,
+                        const std::string& content_type) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_io(path + ": cannot open for upload: " + errno_text(errno));
     struct stat st {};
@@ -378,13 +390,17 @@ void S3Client::put_file(const std::string& bucket, const std::string& key,
         ::close(fd);
         throw_io(path + ": cannot stat: " + errno_text(err));
     }
-    auto read_at = [fd, &path](uint64_t offset, char* buf, size_t n) { pread_all(fd, offset, buf, n, path); };
+    auto read_at = [fd, &path](uint64_t offset, char* buf, size_t n) {
+        pread_all(fd, offset, buf, n, path);
+    };
     try {
         uint64_t size = static_cast<uint64_t>(st.st_size);
         if (size > config_.multipart_threshold)
-            put_multipart(bucket, key, size, part_size_for(size), read_at, content_type);
+            put_multipart(bucket, key, size, multipart_part_size(size, config_.part_size), read_at,
+                          content_type);
         else
-            put_body("PutObject", bucket, key, object_url(bucket, key), 0, size, read_at, content_type);
+            put_body("PutObject", bucket, key, object_url(bucket, key), 0, size, read_at,
+                     content_type);
     } catch (...) {
         ::close(fd);
         throw;
@@ -400,7 +416,8 @@ void S3Client::put(const std::string& bucket, const std::string& key, uint64_t s
     std::string buffer;
     uint64_t buffer_offset = 0;
     const bool multipart = size > config_.multipart_threshold;
-    const uint64_t part = multipart ? part_size_for(size) : std::max<uint64_t>(size, 1);
+    const uint64_t part =
+        multipart ? multipart_part_size(size, config_.part_size) : std::max<uint64_t>(size, 1);
     auto read_at = [&](uint64_t offset, char* out, size_t n) {
         if (offset < buffer_offset || offset + n > buffer_offset + buffer.size()) {
             // Load the part holding `offset` (the next one, in order).
@@ -428,7 +445,8 @@ void S3Client::put(const std::string& bucket, const std::string& key, uint64_t s
 void S3Client::put_string(const std::string& bucket, const std::string& key,
                           const std::string& data, const std::string& content_type) {
     size_t pos = 0;
-    put(bucket, key, data.size(),
+    put(
+        bucket, key, data.size(),
         [&](char* out, size_t n) {
             size_t k = std::min(n, data.size() - pos);
             std::memcpy(out, data.data() + pos, k);
@@ -468,7 +486,8 @@ S3ObjectInfo S3Client::get(const std::string& bucket, const std::string& key,
     const std::string where = "S3 GetObject s3://" + bucket + "/" + key;
     std::string length = resp.header("content-length");
     if (!length.empty() && std::to_string(received) != length)
-        throw_io(where + ": received " + std::to_string(received) + " bytes, Content-Length said " + length,
+        throw_io(where + ": received " + std::to_string(received) + " bytes, Content-Length said " +
+                     length,
                  "the transfer was cut; retry");
     auto [md5, sha] = hashes.finish();
     (void)sha;
@@ -477,8 +496,9 @@ S3ObjectInfo S3Client::get(const std::string& bucket, const std::string& key,
     if (is_md5_etag(info.etag) && resp.header("x-amz-server-side-encryption") != "aws:kms") {
         std::string got = hex(reinterpret_cast<const unsigned char*>(md5.data()), md5.size());
         if (got != lower(info.etag))
-            throw_io(where + ": the downloaded bytes have MD5 " + got + " but the ETag is " + info.etag,
-                     "the object was corrupted in transit or at rest; retry");
+            throw_io(
+                where + ": the downloaded bytes have MD5 " + got + " but the ETag is " + info.etag,
+                "the object was corrupted in transit or at rest; retry");
     }
     return info;
 }
@@ -567,7 +587,8 @@ S3ListPage S3Client::list_page(const std::string& bucket, const std::string& pre
                                const std::string& continuation_token, int max_keys) {
     std::string q = "list-type=2&max-keys=" + std::to_string(max_keys);
     if (!prefix.empty()) q += "&prefix=" + uri_encode(prefix, false);
-    if (!continuation_token.empty()) q += "&continuation-token=" + uri_encode(continuation_token, false);
+    if (!continuation_token.empty())
+        q += "&continuation-token=" + uri_encode(continuation_token, false);
     HttpRequest r;
     r.method = "GET";
     r.url = object_url(bucket, "", q);
@@ -598,7 +619,8 @@ std::vector<S3ObjectInfo> S3Client::list(const std::string& bucket, const std::s
     std::string token;
     do {
         S3ListPage page = list_page(bucket, prefix, token);
-        for (auto& o : page.objects) out.push_back(std::move(o));
+        for (auto& o : page.objects)
+            out.push_back(std::move(o));
         token = page.next_continuation_token;
     } while (!token.empty());
     return out;

@@ -40,13 +40,17 @@ namespace llmtune::cloud {
 
 struct S3Config {
     std::string region = "us-east-1";
-    std::string endpoint;           // "" = AWS (https://s3.<region>.amazonaws.com); else a URL
-    bool path_style = false;        // <endpoint>/<bucket>/<key> instead of <bucket>.<host>/<key>
+    std::string endpoint;     // "" = AWS (https://s3.<region>.amazonaws.com); else a URL
+    bool path_style = false;  // <endpoint>/<bucket>/<key> instead of <bucket>.<host>/<key>
     AwsCredentials credentials;
     uint64_t part_size = 64ull << 20;            // multipart part size (S3: 5 MiB .. 5 GiB)
     uint64_t multipart_threshold = 64ull << 20;  // puts above this size go multipart
     HttpClientOptions http;
 };
+
+// The part size of a multipart upload of `object_size` bytes: `configured`, grown to whole
+// MiB when the object would need more than S3's 10,000 parts.
+uint64_t multipart_part_size(uint64_t object_size, uint64_t configured);
 
 // "s3://bucket/some/prefix" -> {bucket, "some/prefix"} (no leading or trailing '/').
 struct S3Location {
@@ -71,7 +75,9 @@ struct S3ListPage {
 class S3Error : public Error {
   public:
     S3Error(ErrorKind kind, std::string message, std::string hint, std::string code, long status)
-        : Error(kind, std::move(message), std::move(hint)), code_(std::move(code)), status_(status) {}
+        : Error(kind, std::move(message), std::move(hint)),
+          code_(std::move(code)),
+          status_(status) {}
     const std::string& code() const { return code_; }  // "NoSuchKey", "" for a bare status
     long status() const { return status_; }
 
@@ -134,8 +140,6 @@ class S3Client {
                          uint64_t size, const ReadAt& read_at, const std::string& content_type);
     void put_multipart(const std::string& bucket, const std::string& key, uint64_t size,
                        uint64_t part_size, const ReadAt& read_at, const std::string& content_type);
-    // The configured part size, grown to whole MiB when the object needs over 10,000 parts.
-    uint64_t part_size_for(uint64_t size) const;
 
     S3Config config_;
     HttpClient http_;

@@ -27,7 +27,8 @@ std::string to_hex(const unsigned char* p, size_t n) {
 }
 
 std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
 }
 
@@ -50,9 +51,9 @@ std::string canonical_header_value(const std::string& v) {
 // Headers a proxy or the HTTP stack may change; signing them would break the signature.
 bool unsignable(const std::string& name) {
     static const char* const names[] = {
-        "authorization", "cache-control", "connection", "expect", "from", "keep-alive",
-        "max-forwards", "pragma", "referer", "te", "trailer", "transfer-encoding", "upgrade",
-        "user-agent", "x-amzn-trace-id"};
+        "authorization", "cache-control",     "connection", "expect",     "from",
+        "keep-alive",    "max-forwards",      "pragma",     "referer",    "te",
+        "trailer",       "transfer-encoding", "upgrade",    "user-agent", "x-amzn-trace-id"};
     for (const char* n : names)
         if (name == n) return true;
     return name.rfind("proxy-", 0) == 0 || name.rfind("sec-", 0) == 0;
@@ -76,7 +77,8 @@ ParsedUrl parse_url(const std::string& url) {
     p.host = lower(url.substr(host_begin, host_end - host_begin));
     if (p.host.empty()) throw_invalid("SigV4: URL without a host: '" + url + "'");
     // The default port is not part of the Host header.
-    if ((scheme == "https" && p.host.size() > 4 && p.host.compare(p.host.size() - 4, 4, ":443") == 0) ||
+    if ((scheme == "https" && p.host.size() > 4 &&
+         p.host.compare(p.host.size() - 4, 4, ":443") == 0) ||
         (scheme == "http" && p.host.size() > 3 && p.host.compare(p.host.size() - 3, 3, ":80") == 0))
         p.host.resize(p.host.rfind(':'));
     size_t rest_end = url.find('#', host_end);
@@ -105,7 +107,8 @@ std::string normalize_path(const std::string& path) {
         i = j + 1;
     }
     std::string out = "/";
-    for (size_t k = 0; k < segments.size(); ++k) out += (k ? "/" : "") + segments[k];
+    for (size_t k = 0; k < segments.size(); ++k)
+        out += (k ? "/" : "") + segments[k];
     if (!segments.empty() && path.size() > 1 && path.back() == '/') out += '/';
     return out;
 }
@@ -157,7 +160,8 @@ std::string uri_encode(const std::string& text, bool keep_slash) {
     std::string out;
     out.reserve(text.size());
     for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+            (keep_slash && c == '/')) {
             out += static_cast<char>(c);
         } else {
             out += '%';
@@ -185,7 +189,8 @@ std::string uri_decode(const std::string& text) {
         int hi = i + 2 < text.size() ? hexval(text[i + 1]) : -1;
         int lo = i + 2 < text.size() ? hexval(text[i + 2]) : -1;
         if (hi < 0 || lo < 0)
-            throw_invalid("malformed percent-escape in '" + text + "' at byte " + std::to_string(i));
+            throw_invalid("malformed percent-escape in '" + text + "' at byte " +
+                          std::to_string(i));
         out += static_cast<char>(hi * 16 + lo);
         i += 2;
     }
@@ -221,8 +226,7 @@ SigV4Result sigv4_sign(const SigV4Request& request, const SigV4Params& params) {
     if (params.credentials.access_key_id.empty() || params.credentials.secret_access_key.empty())
         throw Error(ErrorKind::unauthorized, "SigV4: no AWS access key to sign the request with",
                     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or configure a profile");
-    if (request.payload_sha256.empty())
-        throw Error(ErrorKind::internal, "SigV4: no payload hash");
+    if (request.payload_sha256.empty()) throw Error(ErrorKind::internal, "SigV4: no payload hash");
     ParsedUrl url = parse_url(request.url);
     const std::string date = amz_date(params.time);
     const std::string day = date_stamp(params.time);
@@ -241,13 +245,15 @@ SigV4Result sigv4_sign(const SigV4Request& request, const SigV4Params& params) {
         if (unsignable(n)) continue;
         headers[n].push_back(canonical_header_value(value));
     }
-    for (const auto& [name, value] : result.headers) headers[name] = {value};
+    for (const auto& [name, value] : result.headers)
+        headers[name] = {value};
     if (!headers.count("host")) headers["host"] = {url.host};
 
     std::string canonical_headers, signed_headers;
     for (const auto& [name, values] : headers) {
         std::string joined;
-        for (size_t i = 0; i < values.size(); ++i) joined += (i ? "," : "") + values[i];
+        for (size_t i = 0; i < values.size(); ++i)
+            joined += (i ? "," : "") + values[i];
         canonical_headers += name + ":" + joined + "\n";
         signed_headers += (signed_headers.empty() ? "" : ";") + name;
     }
@@ -266,11 +272,11 @@ SigV4Result sigv4_sign(const SigV4Request& request, const SigV4Params& params) {
     std::string sig = hmac_sha256(key, result.string_to_sign);
     std::string sig_hex = to_hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
     result.signed_headers = signed_headers;
-    result.headers.insert(result.headers.begin(),
-                          {"authorization", "AWS4-HMAC-SHA256 Credential=" +
-                                                params.credentials.access_key_id + "/" + scope +
-                                                ", SignedHeaders=" + signed_headers +
-                                                ", Signature=" + sig_hex});
+    result.headers.insert(
+        result.headers.begin(),
+        {"authorization", "AWS4-HMAC-SHA256 Credential=" + params.credentials.access_key_id + "/" +
+                              scope + ", SignedHeaders=" + signed_headers +
+                              ", Signature=" + sig_hex});
     return result;
 }
 

@@ -3,7 +3,8 @@
 // compare its output with the AWS SDK for JavaScript's signer for a fixed time.
 //
 // The canonical request is:
-//   METHOD \n canonical URI \n canonical query \n canonical headers \n signed headers \n payload hash
+//   METHOD \n canonical URI \n canonical query \n canonical headers \n signed headers \n payload
+//   hash
 // - URI: each path segment percent-encoded with AWS's rules (unreserved A-Z a-z 0-9 - . _ ~
 //   kept, everything else %XX uppercase, '/' kept). For S3 (`s3_uri_encoding`) the path is
 //   encoded once and not normalized (keys may hold "//" or "."); for every other service the
@@ -48,19 +49,19 @@ struct SigV4Params {
     std::string region;   // "us-east-1"
     std::string service;  // "s3", "sagemaker", ...
     AwsCredentials credentials;
-    std::time_t time = 0;           // seconds since the epoch (UTC); injected for tests
-    bool s3_uri_encoding = false;   // true for S3: path encoded once, not normalized
-    bool add_content_sha256 = true; // add x-amz-content-sha256 (S3 requires it; the SDK adds it
-                                    // for every service unless told not to)
+    std::time_t time = 0;            // seconds since the epoch (UTC); injected for tests
+    bool s3_uri_encoding = false;    // true for S3: path encoded once, not normalized
+    bool add_content_sha256 = true;  // add x-amz-content-sha256 (S3 requires it; the SDK adds it
+                                     // for every service unless told not to)
 };
 
 struct SigV4Result {
-    HttpHeaders headers;           // to add to the request: authorization, x-amz-date,
-                                   // x-amz-content-sha256 (when asked), x-amz-security-token
-                                   // (with a session token); names lowercase
-    std::string canonical_request; // for debugging and tests
+    HttpHeaders headers;            // to add to the request: authorization, x-amz-date,
+                                    // x-amz-content-sha256 (when asked), x-amz-security-token
+                                    // (with a session token); names lowercase
+    std::string canonical_request;  // for debugging and tests
     std::string string_to_sign;
-    std::string signed_headers;    // "host;x-amz-content-sha256;x-amz-date"
+    std::string signed_headers;  // "host;x-amz-content-sha256;x-amz-date"
 };
 
 // invalid_input for a URL without scheme or host, or empty region/service/keys.
@@ -75,6 +76,6 @@ std::string uri_decode(const std::string& text);
 // Helpers other AWS code needs.
 std::string sha256_hex(const std::string& data);
 std::string hmac_sha256(const std::string& key, const std::string& data);  // raw bytes
-std::string amz_date(std::time_t t);   // "20150830T123600Z"
+std::string amz_date(std::time_t t);                                       // "20150830T123600Z"
 
 }  // namespace llmtune::cloud

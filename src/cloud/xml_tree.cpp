@@ -27,7 +27,9 @@ void on_start(void* user, const XML_Char* name, const XML_Char**) {
     b->stack.push_back(raw);
 }
 
-void on_end(void* user, const XML_Char*) { static_cast<Builder*>(user)->stack.pop_back(); }
+void on_end(void* user, const XML_Char*) {
+    static_cast<Builder*>(user)->stack.pop_back();
+}
 
 void on_text(void* user, const XML_Char* s, int len) {
     auto* b = static_cast<Builder*>(user);
@@ -77,12 +79,23 @@ std::string xml_escape(const std::string& text) {
     std::string out;
     for (char c : text) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&apos;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;

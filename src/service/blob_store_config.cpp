@@ -9,9 +9,10 @@ namespace llmtune::service {
 std::unique_ptr<BlobStore> open_blob_store(const StoreConfig& c, const std::string& data_dir) {
     if (c.store.empty()) {
         if (!c.s3_endpoint.empty() || !c.s3_region.empty() || c.s3_path_style)
-            throw_invalid("S3 settings (endpoint, region or path style) are set but the store is "
-                          "the local data dir",
-                          "set --store s3://bucket/prefix, or drop the --s3-* settings");
+            throw_invalid(
+                "S3 settings (endpoint, region or path style) are set but the store is "
+                "the local data dir",
+                "set --store s3://bucket/prefix, or drop the --s3-* settings");
         return std::make_unique<LocalBlobStore>(data_dir);
     }
     if (c.store.rfind("s3://", 0) != 0)

@@ -11,11 +11,11 @@
 namespace llmtune::service {
 
 struct StoreConfig {
-    std::string store;          // "" = <data-dir>/blobs; "s3://bucket/prefix" = S3
-    std::string s3_endpoint;    // "" = AWS (https://s3.<region>.amazonaws.com); MinIO/Ceph URL
-    std::string s3_region;      // "" = AWS_REGION, AWS_DEFAULT_REGION, the profile's region
-    bool s3_path_style = false; // <endpoint>/<bucket>/<key> (MinIO, Ceph) instead of vhost
-    std::string aws_profile;    // "" = environment keys, then AWS_PROFILE or "default"
+    std::string store;           // "" = <data-dir>/blobs; "s3://bucket/prefix" = S3
+    std::string s3_endpoint;     // "" = AWS (https://s3.<region>.amazonaws.com); MinIO/Ceph URL
+    std::string s3_region;       // "" = AWS_REGION, AWS_DEFAULT_REGION, the profile's region
+    bool s3_path_style = false;  // <endpoint>/<bucket>/<key> (MinIO, Ceph) instead of vhost
+    std::string aws_profile;     // "" = environment keys, then AWS_PROFILE or "default"
     uint64_t s3_part_size = 64ull << 20;  // multipart part size (and threshold)
 };
 

@@ -108,9 +108,9 @@ uint64_t S3BlobStore::size(const std::string& sha256) const {
     cloud::S3Client client(s3_);
     auto info = client.head(where_.bucket, key(sha256));
     if (!info)
-        throw Error(ErrorKind::not_found,
-                    location() + ": blob " + sha256 + " is missing from the bucket (key " +
-                        key(sha256) + ")");
+        throw Error(ErrorKind::not_found, location() + ": blob " + sha256 +
+                                              " is missing from the bucket (key " + key(sha256) +
+                                              ")");
     return info->size;
 }
 

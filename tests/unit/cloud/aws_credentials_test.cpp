@@ -113,7 +113,8 @@ TEST_F(AwsCredentialsTest, MissingCredentialsNameEveryPlaceLookedAt) {
     } catch (const Error& e) {
         EXPECT_EQ(e.kind(), ErrorKind::unauthorized);
         EXPECT_NE(e.message().find("'nosuch'"), std::string::npos) << e.message();
-        EXPECT_NE(e.message().find(dir.file("credentials") + " (no [nosuch] section)"), std::string::npos)
+        EXPECT_NE(e.message().find(dir.file("credentials") + " (no [nosuch] section)"),
+                  std::string::npos)
             << e.message();
         EXPECT_NE(e.message().find(dir.file("config") + " (no [profile nosuch] section)"),
                   std::string::npos)

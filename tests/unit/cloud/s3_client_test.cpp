@@ -23,7 +23,8 @@ const char* kBucket = "test-bucket";
 std::string random_bytes(size_t n, uint32_t seed) {
     std::mt19937 rng(seed);
     std::string s(n, '\0');
-    for (auto& c : s) c = static_cast<char>(rng());
+    for (auto& c : s)
+        c = static_cast<char>(rng());
     return s;
 }
 
@@ -91,7 +92,8 @@ TEST_F(S3ClientTest, UnicodeAndReservedCharactersInKeys) {
 
 TEST_F(S3ClientTest, ListPagesWithContinuationTokens) {
     S3Client s3(server.config());
-    for (int i = 0; i < 5; ++i) s3.put_string(kBucket, "p/" + std::to_string(i), "v");
+    for (int i = 0; i < 5; ++i)
+        s3.put_string(kBucket, "p/" + std::to_string(i), "v");
     s3.put_string(kBucket, "q/0", "v");
     auto first = s3.list_page(kBucket, "p/", "", 2);
     ASSERT_EQ(first.objects.size(), 2u);
@@ -101,7 +103,8 @@ TEST_F(S3ClientTest, ListPagesWithContinuationTokens) {
     EXPECT_EQ(second.objects[0].key, "p/2");
     auto all = s3.list(kBucket, "p/");
     ASSERT_EQ(all.size(), 5u);
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(all[i].key, "p/" + std::to_string(i));
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(all[i].key, "p/" + std::to_string(i));
 }
 
 TEST_F(S3ClientTest, MultipartAboveTheThreshold) {
@@ -110,7 +113,8 @@ TEST_F(S3ClientTest, MultipartAboveTheThreshold) {
     config.multipart_threshold = 100 << 10;
     std::vector<std::string> parts;  // URLs of UploadPart requests answered 200
     config.http.on_response = [&](const HttpRequest& r, const HttpResponse& resp) {
-        if (r.url.find("partNumber=") != std::string::npos && resp.status == 200) parts.push_back(r.url);
+        if (r.url.find("partNumber=") != std::string::npos && resp.status == 200)
+            parts.push_back(r.url);
     };
     S3Client s3(config);
     const std::string data = random_bytes((300 << 10) + 123, 1);  // 5 parts, the last short

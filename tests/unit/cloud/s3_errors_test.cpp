@@ -78,10 +78,12 @@ TEST(S3Errors, ThrottlingAnd5xxAreRetriedUntilSuccess) {
     CannedServer server([](const httplib::Request&, httplib::Response& res, int n) {
         if (n == 1) {
             res.status = 503;
-            res.set_content(error_xml("SlowDown", "Please reduce your request rate."), "application/xml");
+            res.set_content(error_xml("SlowDown", "Please reduce your request rate."),
+                            "application/xml");
         } else if (n == 2) {
             res.status = 500;
-            res.set_content(error_xml("InternalError", "We encountered an internal error."), "application/xml");
+            res.set_content(error_xml("InternalError", "We encountered an internal error."),
+                            "application/xml");
         } else {
             res.set_header("ETag", "\"5d41402abc4b2a76b9719d911017c592\"");
             res.set_content("hello", "application/octet-stream");
@@ -97,8 +99,9 @@ TEST(S3Errors, JsonThrottlingCodesAreRetried) {
     CannedServer server([](const httplib::Request&, httplib::Response& res, int n) {
         if (n == 1) {
             res.status = 400;
-            res.set_content(R"({"__type":"com.amazonaws.sagemaker#ThrottlingException","message":"Rate exceeded"})",
-                            "application/x-amz-json-1.1");
+            res.set_content(
+                R"({"__type":"com.amazonaws.sagemaker#ThrottlingException","message":"Rate exceeded"})",
+                "application/x-amz-json-1.1");
         } else {
             res.set_content("{}", "application/x-amz-json-1.1");
         }
@@ -120,7 +123,8 @@ TEST(S3Errors, JsonThrottlingCodesAreRetried) {
 TEST(S3Errors, PersistentServerErrorsStopAfterTheLastAttempt) {
     CannedServer server([](const httplib::Request&, httplib::Response& res, int) {
         res.status = 500;
-        res.set_content(error_xml("InternalError", "We encountered an internal error."), "application/xml");
+        res.set_content(error_xml("InternalError", "We encountered an internal error."),
+                        "application/xml");
     });
     S3Client s3(server.config());
     auto e = expect_s3_error([&] { s3.put_string("b", "k", "v"); });
@@ -144,11 +148,12 @@ TEST(S3Errors, ClientErrorsAreNotRetried) {
 TEST(S3Errors, AccessDeniedNamesTheBucketActionAndPrincipal) {
     CannedServer server([](const httplib::Request&, httplib::Response& res, int) {
         res.status = 403;
-        res.set_content(error_xml("AccessDenied",
-                                  "User: arn:aws:iam::123456789012:user/alice is not authorized to "
-                                  "perform: s3:GetObject on resource: \"arn:aws:s3:::data-bkt/in/k\" "
-                                  "because no identity-based policy allows the s3:GetObject action"),
-                        "application/xml");
+        res.set_content(
+            error_xml("AccessDenied",
+                      "User: arn:aws:iam::123456789012:user/alice is not authorized to "
+                      "perform: s3:GetObject on resource: \"arn:aws:s3:::data-bkt/in/k\" "
+                      "because no identity-based policy allows the s3:GetObject action"),
+            "application/xml");
     });
     S3Client s3(server.config());
     auto e = expect_s3_error([&] { s3.get_string("data-bkt", "in/k"); });
@@ -156,8 +161,10 @@ TEST(S3Errors, AccessDeniedNamesTheBucketActionAndPrincipal) {
     EXPECT_EQ(e.code(), "AccessDenied");
     EXPECT_NE(e.message().find("bucket 'data-bkt'"), std::string::npos) << e.message();
     EXPECT_NE(e.message().find("GetObject"), std::string::npos) << e.message();
-    EXPECT_NE(e.message().find("for arn:aws:iam::123456789012:user/alice"), std::string::npos) << e.message();
-    EXPECT_NE(e.hint().find("s3:GetObject on arn:aws:s3:::data-bkt/*"), std::string::npos) << e.hint();
+    EXPECT_NE(e.message().find("for arn:aws:iam::123456789012:user/alice"), std::string::npos)
+        << e.message();
+    EXPECT_NE(e.hint().find("s3:GetObject on arn:aws:s3:::data-bkt/*"), std::string::npos)
+        << e.hint();
 
     // Without a principal in the message, the hint names where the credentials came from.
     CannedServer bare([](const httplib::Request&, httplib::Response& res, int) {
@@ -167,18 +174,20 @@ TEST(S3Errors, AccessDeniedNamesTheBucketActionAndPrincipal) {
     S3Client s3b(bare.config());
     e = expect_s3_error([&] { s3b.list("data-bkt", "x/"); });
     EXPECT_NE(e.message().find("ListObjectsV2"), std::string::npos) << e.message();
-    EXPECT_NE(e.hint().find("s3:ListBucket on arn:aws:s3:::data-bkt,"), std::string::npos) << e.hint();
+    EXPECT_NE(e.hint().find("s3:ListBucket on arn:aws:s3:::data-bkt,"), std::string::npos)
+        << e.hint();
     EXPECT_NE(e.hint().find("the test's environment"), std::string::npos) << e.hint();
 }
 
 TEST(S3Errors, WrongRegionHintsTheRightOne) {
     CannedServer server([](const httplib::Request&, httplib::Response& res, int) {
         res.status = 400;
-        res.set_content(error_xml("AuthorizationHeaderMalformed",
-                                  "The authorization header is malformed; the region 'us-east-1' is "
-                                  "wrong; expecting 'eu-west-1'",
-                                  "<Region>eu-west-1</Region>"),
-                        "application/xml");
+        res.set_content(
+            error_xml("AuthorizationHeaderMalformed",
+                      "The authorization header is malformed; the region 'us-east-1' is "
+                      "wrong; expecting 'eu-west-1'",
+                      "<Region>eu-west-1</Region>"),
+            "application/xml");
     });
     S3Client s3(server.config());
     auto e = expect_s3_error([&] { s3.put_string("b", "k", "v"); });
@@ -225,4 +234,18 @@ TEST(S3Errors, UploadsCarryContentMd5AndTheSignedBodyHash) {
     EXPECT_EQ(md5, "XUFAKrxLKna5cZ2REBfFkg==");
     EXPECT_EQ(sha, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
     EXPECT_NE(auth.find("content-md5;"), std::string::npos) << auth;
+}
+
+TEST(S3Multipart, PartSizeKeepsObjectsWithinTenThousandParts) {
+    const uint64_t MiB = 1ull << 20, GiB = 1ull << 30;
+    // 6 GiB (over S3's 5 GB single-PUT limit) in 64 MiB parts: 96 parts.
+    EXPECT_EQ(multipart_part_size(6 * GiB, 64 * MiB), 64 * MiB);
+    // 1 TiB would need 16,384 parts of 64 MiB: the part grows to whole MiB.
+    for (uint64_t size : {1024 * GiB, 1024 * GiB + 1, 700 * GiB, 5000 * GiB}) {
+        uint64_t part = multipart_part_size(size, 64 * MiB);
+        EXPECT_LE((size + part - 1) / part, 10000u) << size;
+        EXPECT_EQ(part % MiB, 0u);
+        EXPECT_GE(part, 64 * MiB);
+    }
+    EXPECT_EQ(multipart_part_size(10000 * 64 * MiB, 64 * MiB), 64 * MiB);  // exactly 10,000
 }

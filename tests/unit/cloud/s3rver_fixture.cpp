@@ -15,7 +15,9 @@ S3rverProcess::S3rverProcess(std::string dir, std::string bucket, int port)
     start();
 }
 
-S3rverProcess::~S3rverProcess() { kill(); }
+S3rverProcess::~S3rverProcess() {
+    kill();
+}
 
 void S3rverProcess::start() {
     int in[2], out[2];
@@ -30,8 +32,8 @@ void S3rverProcess::start() {
         ::close(in[1]);
         ::close(out[0]);
         // s3rver's continuation tokens use DES, which OpenSSL 3 keeps in its legacy provider.
-        ::execlp("node", "node", "--openssl-legacy-provider", script.c_str(), "--dir", dir_.c_str(), "--port", port.c_str(),
-                 "--bucket", bucket_.c_str(), static_cast<char*>(nullptr));
+        ::execlp("node", "node", "--openssl-legacy-provider", script.c_str(), "--dir", dir_.c_str(),
+                 "--port", port.c_str(), "--bucket", bucket_.c_str(), static_cast<char*>(nullptr));
         ::_exit(127);
     }
     ::close(in[0]);
@@ -40,11 +42,13 @@ void S3rverProcess::start() {
     // Read "READY <port>\n".
     std::string line;
     char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    while (::read(out[0], &c, 1) == 1 && c != '\n')
+        line += c;
     ::close(out[0]);
     if (line.rfind("READY ", 0) != 0) {
         kill();
-        throw std::runtime_error("s3rver did not start (run `npm ci` in the source tree): '" + line + "'");
+        throw std::runtime_error("s3rver did not start (run `npm ci` in the source tree): '" +
+                                 line + "'");
     }
     port_ = std::stoi(line.substr(6));
 }

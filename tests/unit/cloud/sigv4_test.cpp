@@ -52,41 +52,41 @@ const std::time_t kTime = 1440938160;  // 2015-08-30T12:36:00Z
 std::vector<Case> cases() {
     std::vector<Case> v;
     v.push_back(make("s3_get_empty_body", "GET", "https://examplebucket.s3.amazonaws.com/test.txt",
-                 {{"Range", "bytes=0-9"}}));
-    v.push_back(make("s3_put_body", "PUT",
-                 "https://examplebucket.s3.us-west-2.amazonaws.com/blobs/sha256/ab/abcdef",
-                 {{"Content-Type", "application/octet-stream"},
-                  {"Content-MD5", "XUFAKrxLKna5cZ2REBfFkg=="}},
-                 "hello", false, "us-west-2"));
+                     {{"Range", "bytes=0-9"}}));
+    v.push_back(make(
+        "s3_put_body", "PUT",
+        "https://examplebucket.s3.us-west-2.amazonaws.com/blobs/sha256/ab/abcdef",
+        {{"Content-Type", "application/octet-stream"}, {"Content-MD5", "XUFAKrxLKna5cZ2REBfFkg=="}},
+        "hello", false, "us-west-2"));
     v.push_back(make("s3_list_query", "GET",
-                 "https://examplebucket.s3.amazonaws.com/?list-type=2&prefix=llm%2Fblobs%2F&"
-                 "max-keys=1000&continuation-token=1%2BAbC%3D%3D%2Fx",
-                 {}));
+                     "https://examplebucket.s3.amazonaws.com/?list-type=2&prefix=llm%2Fblobs%2F&"
+                     "max-keys=1000&continuation-token=1%2BAbC%3D%3D%2Fx",
+                     {}));
     v.push_back(make("s3_query_without_value", "POST",
-                 "https://examplebucket.s3.amazonaws.com/big.bin?uploads", {}));
+                     "https://examplebucket.s3.amazonaws.com/big.bin?uploads", {}));
     v.push_back(make("s3_unicode_key", "PUT",
-                 "https://examplebucket.s3.amazonaws.com/" +
-                     uri_encode(u8"données/日本語 file+(1)~!*'.txt", true),
-                 {{"Content-Type", "text/plain"}}, u8"é", false));
+                     "https://examplebucket.s3.amazonaws.com/" +
+                         uri_encode(u8"données/日本語 file+(1)~!*'.txt", true),
+                     {{"Content-Type", "text/plain"}}, u8"é", false));
     v.push_back(make("s3_path_style_port_token", "GET",
-                 "http://127.0.0.1:4568/test-bucket/a/b//c.txt?partNumber=3&uploadId=Xy%2Bz",
-                 {}, "", false, "eu-central-1", "s3", true, "FQoGZXIvYXdzEXAMPLE/token+="));
+                     "http://127.0.0.1:4568/test-bucket/a/b//c.txt?partNumber=3&uploadId=Xy%2Bz",
+                     {}, "", false, "eu-central-1", "s3", true, "FQoGZXIvYXdzEXAMPLE/token+="));
     v.push_back(make("s3_unsigned_payload", "PUT", "https://examplebucket.s3.amazonaws.com/u.bin",
-                 {{"Content-Length", "4"}}, "data", true));
+                     {{"Content-Length", "4"}}, "data", true));
     v.push_back(make("s3_messy_header_values", "GET", "https://examplebucket.s3.amazonaws.com/x",
-                 {{"X-Amz-Meta-Note", "  several   spaces\tand tab  "},
-                  {"User-Agent", "llmtune/0.1"},
-                  {"My-Header", "Value"}}));
-    v.push_back(make("sagemaker_create_training_job", "POST",
-                 "https://api.sagemaker.us-west-2.amazonaws.com/",
-                 {{"Content-Type", "application/x-amz-json-1.1"},
-                  {"X-Amz-Target", "SageMaker.CreateTrainingJob"}},
-                 R"({"TrainingJobName":"llmtune-ftjob-1","RoleArn":"arn:aws:iam::123456789012:role/r","HyperParameters":{"epochs":"3"}})",
-                 false, "us-west-2", "sagemaker", false, "session/token"));
+                     {{"X-Amz-Meta-Note", "  several   spaces\tand tab  "},
+                      {"User-Agent", "llmtune/0.1"},
+                      {"My-Header", "Value"}}));
+    v.push_back(make(
+        "sagemaker_create_training_job", "POST", "https://api.sagemaker.us-west-2.amazonaws.com/",
+        {{"Content-Type", "application/x-amz-json-1.1"},
+         {"X-Amz-Target", "SageMaker.CreateTrainingJob"}},
+        R"({"TrainingJobName":"llmtune-ftjob-1","RoleArn":"arn:aws:iam::123456789012:role/r","HyperParameters":{"epochs":"3"}})",
+        false, "us-west-2", "sagemaker", false, "session/token"));
     v.push_back(make("non_s3_path_double_encoded", "GET",
-                 "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/my%20fn/./x/../"
-                 "invocations?Qualifier=%24LATEST",
-                 {}, "", false, "us-east-1", "lambda", false));
+                     "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/my%20fn/./x/../"
+                     "invocations?Qualifier=%24LATEST",
+                     {}, "", false, "us-east-1", "lambda", false));
     return v;
 }
 
@@ -101,7 +101,8 @@ TEST(SigV4, MatchesTheAwsSdkForJavaScriptSigner) {
     json input = json::array();
     for (const auto& c : table) {
         json h = json::object();
-        for (const auto& [n, val] : c.headers) h[n] = val;
+        for (const auto& [n, val] : c.headers)
+            h[n] = val;
         input.push_back({{"method", c.method},
                          {"url", c.url},
                          {"headers", h},
@@ -137,7 +138,8 @@ TEST(SigV4, MatchesTheAwsSdkForJavaScriptSigner) {
         if (c.unsigned_payload) headers.emplace_back("x-amz-content-sha256", kUnsignedPayload);
         SigV4Result r = sigv4_sign({c.method, c.url, headers, signed_payload(c)}, p);
         json got = json::object();
-        for (const auto& [n, val] : r.headers) got[n] = val;
+        for (const auto& [n, val] : r.headers)
+            got[n] = val;
         EXPECT_EQ(got, expected[i]) << "canonical request:\n" << r.canonical_request;
     }
 }

@@ -32,7 +32,8 @@ const char* kBucket = "blob-bucket";
 std::string random_bytes(size_t n, uint32_t seed) {
     std::mt19937 rng(seed);
     std::string s(n, '\0');
-    for (auto& c : s) c = static_cast<char>(rng());
+    for (auto& c : s)
+        c = static_cast<char>(rng());
     return s;
 }
 
@@ -195,7 +196,8 @@ TEST_F(S3BlobStoreTest, OpenBlobStoreFromSettings) {
     local.s3_endpoint = server.endpoint();  // S3 settings without an S3 store
     EXPECT_THROW(open_blob_store(local, dir.file("data")), Error);
     local.s3_endpoint.clear();
-    EXPECT_NE(dynamic_cast<LocalBlobStore*>(open_blob_store(local, dir.file("data")).get()), nullptr);
+    EXPECT_NE(dynamic_cast<LocalBlobStore*>(open_blob_store(local, dir.file("data")).get()),
+              nullptr);
 }
 
 TEST_F(S3BlobStoreTest, FilesServiceRunsOnTheS3Store) {
