@@ -1,6 +1,10 @@
 #include "bench/train_bench.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -8,15 +12,21 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <optional>
 
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "common/error.h"
+#include "dist/bucketed_sync.h"
+#include "dist/process_group.h"
+#include "dist/rank_env.h"
 #include "model/lora.h"
 #include "model/model_init.h"
 #include "train/adamw.h"
 #include "train/batch.h"
 #include "train/gradient_sync.h"
+#include "train/loss.h"
 #include "train/lr_schedule.h"
 #include "train/train_step.h"
 
@@ -143,7 +153,19 @@ ordered_json run_train_bench_config(const TrainBenchOptions& o, const std::strin
     train::LrScheduleConfig sc;
     sc.kind = train::LrScheduleKind::constant;
     const train::LrSchedule schedule(sc, o.steps + 1);
-    train::LocalSync sync;
+    // As a data-parallel rank (RANK etc. set by run_train_bench): the c10d all-reduce.
+    const std::optional<dist::RankEnv> rank_env = dist::rank_env_from_process();
+    std::unique_ptr<dist::ProcessGroup> group;
+    std::unique_ptr<dist::DistributedSync> dsync;
+    train::LocalSync local_sync;
+    if (rank_env) {
+        group = dist::ProcessGroup::connect(*rank_env, dist::Backend::gloo,
+                                            dist::dist_timeout_from_process());
+        dsync = std::make_unique<dist::DistributedSync>(*group, dist::sync_options_from_process());
+    }
+    train::GradientSync& sync = dsync ? static_cast<train::GradientSync&>(*dsync) : local_sync;
+    const int rank = rank_env ? rank_env->rank : 0;
+    const int world = rank_env ? rank_env->world_size : 1;
     train::StepRunner runner(lm, opt, schedule, /*max_grad_norm=*/1.0, sync);
     double last_loss = 0;
     auto step = [&](const train::Batch& batch) {
@@ -159,10 +181,15 @@ ordered_json run_train_bench_config(const TrainBenchOptions& o, const std::strin
                                                         cfg.intermediate_size, spec.dtype)};
     std::fprintf(stderr, "%s: warm-up step (batch %lld x %lld)...\n", config.c_str(),
                  static_cast<long long>(o.batch), static_cast<long long>(o.seq_len));
-    step(random_batch(o.batch, o.seq_len, cfg.vocab_size, o.seed + 100));
+    // Each rank its own rows (seeds apart by rank).
+    const uint64_t data_seed = o.seed + 100 + 1000 * static_cast<uint64_t>(rank);
+    step(random_batch(o.batch, o.seq_len, cfg.vocab_size, data_seed));
+    const double comm_before = dsync ? dsync->stats().exposed_comm_s : 0;
+    const int64_t in_backward_before = dsync ? dsync->stats().buckets_launched_in_backward : 0;
+    const int64_t launched_before = dsync ? dsync->stats().buckets_launched : 0;
     double total = 0;
     for (int i = 0; i < o.steps; ++i) {
-        auto batch = random_batch(o.batch, o.seq_len, cfg.vocab_size, o.seed + 101 + i);
+        auto batch = random_batch(o.batch, o.seq_len, cfg.vocab_size, data_seed + 1 + i);
         const auto t0 = Clock::now();
         if (!o.profile.empty() && i == o.steps - 1) {
             torch::autograd::profiler::RecordProfile trace(o.profile);
@@ -176,7 +203,30 @@ ordered_json run_train_bench_config(const TrainBenchOptions& o, const std::strin
                      last_loss);
     }
     const double step_seconds = total / o.steps;
-    const double tokens_per_s = static_cast<double>(o.batch * o.seq_len) / step_seconds;
+    const double tokens_per_s =
+        static_cast<double>(o.batch * o.seq_len * world) / step_seconds;  // global
+    // One gradient all-reduce on its own (the gradients of one more backward, not stepped):
+    // what communication would cost were nothing overlapped.
+    double allreduce_alone = 0, comm_per_step = 0, in_backward_share = 0;
+    int64_t buckets = 0;
+    if (dsync) {
+        comm_per_step = (dsync->stats().exposed_comm_s - comm_before) / o.steps;
+        const int64_t launched = dsync->stats().buckets_launched - launched_before;
+        in_backward_share =
+            launched > 0 ? static_cast<double>(dsync->stats().buckets_launched_in_backward -
+                                               in_backward_before) /
+                               static_cast<double>(launched)
+                         : 0.0;
+        buckets = static_cast<int64_t>(dsync->bucket_layout().size());
+        {
+            auto b = random_batch(o.batch, o.seq_len, cfg.vocab_size, data_seed + 999);
+            train::causal_lm_loss(lm, b).loss_sum.backward();
+        }
+        dsync->barrier();
+        const auto t0 = Clock::now();
+        dsync->all_reduce_gradients({});
+        allreduce_alone = seconds_since(t0);
+    }
 
     std::fprintf(stderr, "%s: measuring GEMM FLOP/s...\n", config.c_str());
     gemm_samples.push_back(measure_gemm_flops(o.batch * o.seq_len, cfg.hidden_size,
@@ -207,8 +257,90 @@ ordered_json run_train_bench_config(const TrainBenchOptions& o, const std::strin
     out["rss_after_model_gb"] = rss_model / 1e9;
     out["peak_rss_gb"] = proc_status_bytes("VmHWM") / 1e9;
     out["last_loss"] = last_loss;
+    if (dsync) {
+        out["ranks"] = world;
+        out["global_batch"] = o.batch * world;
+        out["backend"] = "gloo";
+        out["comm_s_per_step"] = comm_per_step;
+        out["comm_share"] = comm_per_step / step_seconds;
+        out["grad_allreduce_alone_s"] = allreduce_alone;
+        out["grad_buckets"] = buckets;
+        out["buckets_launched_in_backward_share"] = in_backward_share;
+    }
     return out;
 }
+
+namespace {
+
+// A loopback port that was free a moment ago.
+int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+        throw_io("cannot find a free loopback port: " + errno_text(errno));
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+// `cmd` (one configuration's child command, with --threads 1) as R ranks for each R in o.ranks, one thread
+// each; rank 0's line, with the scaling efficiency against the 1-rank run when there is one.
+std::vector<ordered_json> run_ranks(const TrainBenchOptions& o, const std::string& cmd,
+                                    const std::string& config) {
+    std::vector<ordered_json> lines;
+    std::optional<double> one_rank_tokens_per_s;
+    for (const int world : o.ranks) {
+        if (world < 1 || world > 64) throw_invalid("--ranks entries must be in 1..64");
+        const std::string port = std::to_string(free_port());
+        std::string sh;
+        for (int r = 0; r < world; ++r)
+            sh += "RANK=" + std::to_string(r) + " WORLD_SIZE=" + std::to_string(world) +
+                  " LOCAL_RANK=" + std::to_string(r) + " LOCAL_WORLD_SIZE=" +
+                  std::to_string(world) + " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port +
+                  " OMP_NUM_THREADS=1 " + cmd +
+                  (r > 0 ? " >/dev/null" : "") + " & p" + std::to_string(r) + "=$!; ";
+        sh += "rc=0; ";
+        for (int r = 0; r < world; ++r)
+            sh += "wait $p" + std::to_string(r) + " || rc=1; ";
+        sh += "exit $rc";
+        const std::string full = "sh -c '" + [&] {
+            std::string e;  // quote for the single-quoted sh -c argument
+            for (char c : sh)
+                e += c == '\'' ? std::string("'\\''") : std::string(1, c);
+            return e;
+        }() + "'";
+        FILE* pipe = popen(full.c_str(), "r");
+        if (!pipe) throw_io("cannot start the benchmark ranks: " + errno_text(errno));
+        std::string output;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
+            output.append(buf, n);
+        const int status = pclose(pipe);
+        ordered_json line;
+        const auto start = output.find('{');
+        if (status == 0 && start != std::string::npos) {
+            line = ordered_json::parse(output.substr(start));
+            const double tps = line.value("tokens_per_s", 0.0);
+            if (world == 1) one_rank_tokens_per_s = tps;
+            if (world > 1 && one_rank_tokens_per_s && *one_rank_tokens_per_s > 0)
+                line["scaling_efficiency"] = tps / (world * *one_rank_tokens_per_s);
+        } else {
+            line["bench"] = "train";
+            line["config"] = config;
+            line["ranks"] = world;
+            line["error"] = "a rank failed (exit status " + std::to_string(status) +
+                            "); its error is above";
+        }
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+}  // namespace
 
 std::vector<ordered_json> run_train_bench(const TrainBenchOptions& o,
                                           const std::string& self_exe) {
@@ -222,9 +354,14 @@ std::vector<ordered_json> run_train_bench(const TrainBenchOptions& o,
                           " --vocab-size " + std::to_string(o.vocab_size) + " --lora-r " +
                           std::to_string(o.lora_r) + " --batch " + std::to_string(o.batch) +
                           " --seq-len " + std::to_string(o.seq_len) + " --steps " +
-                          std::to_string(o.steps) + " --threads " + std::to_string(o.threads) +
+                          std::to_string(o.steps) + " --threads " + std::to_string(o.ranks.empty() ? o.threads : 1) +
                           " --seed " + std::to_string(o.seed) +
                           (o.gradient_checkpointing ? " --gradient-checkpointing" : "");
+        if (!o.ranks.empty()) {
+            for (const auto& line : run_ranks(o, cmd, config))
+                lines.push_back(line);
+            continue;
+        }
         FILE* pipe = popen(cmd.c_str(), "r");
         if (!pipe) throw_io("cannot start the benchmark child process: " + errno_text(errno));
         std::string output;

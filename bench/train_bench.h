@@ -15,6 +15,15 @@
 //
 // Each configuration runs in a fresh child process (this binary again, with --config), so its
 // peak RSS (VmHWM) is its own.
+//
+// Data parallelism (--ranks 1,2): each configuration also runs as R processes on this machine
+// (torchrun's variables set by the parent, one torch thread per rank, Gloo on loopback), each
+// rank stepping its own batch of `batch` rows through the trainer's StepRunner with the
+// bucketed all-reduce of dist/bucketed_sync.h; the global batch is R x batch (weak scaling).
+// Rank 0's line reports the step time, global tokens/s, the time the training thread spent in
+// communication (waiting for all-reduces and the step's scalar sums; the buckets launched from
+// backward overlap it), the time one gradient all-reduce takes on its own, and, against the
+// 1-rank run, the scaling efficiency tokens/s(R) / (R x tokens/s(1)).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +49,7 @@ struct TrainBenchOptions {
     int threads = 2;
     uint64_t seed = 0;
     std::string profile;  // when set (one configuration): chrome trace of the last timed step
+    std::vector<int> ranks;  // data-parallel runs with these world sizes (empty: one process)
 };
 
 // Runs one configuration in this process and returns its JSON line.

@@ -231,6 +231,11 @@ void register_bench(CLI::App& app) {
         ->capture_default_str();
     train->add_option("--seed", tr->o.seed, "seed of the random weights and tokens")
         ->capture_default_str();
+    train->add_option("--ranks", tr->o.ranks,
+                      "also run each configuration data-parallel as these world sizes, e.g. "
+                      "1,2 (one thread per rank, Gloo on loopback; reports scaling efficiency "
+                      "and communication share)")
+        ->delimiter(',');
     train->add_option("--profile", tr->o.profile,
                       "with --config: write a chrome trace of the last timed step to this file");
     register_estimator_benches(bench);
