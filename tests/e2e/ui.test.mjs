@@ -52,8 +52,13 @@ function watch(p, { allow401 = false } = {}) {
 }
 
 // Screenshots of the current page at 1280 and at 390 px; at 390 the page must not scroll
-// sideways (usable on a phone).
+// sideways (usable on a phone). Every form control must have a label.
 async function shoot(p, name) {
+  const unlabelled = await p.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea, button')]
+      .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+      .map((el) => el.outerHTML.slice(0, 120)));
+  assert.deepEqual(unlabelled, [], `${name}: form controls without a label`);
   await p.setViewportSize({ width: 1280, height: 900 });
   await p.screenshot({ path: join(outDir, `${name}-1280.png`), fullPage: true });
   await p.setViewportSize({ width: 390, height: 844 });
