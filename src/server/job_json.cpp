@@ -1,5 +1,8 @@
 #include "server/job_json.h"
 
+#include <mutex>
+#include <unordered_map>
+
 #include "service/job_spec.h"
 
 namespace llmtune::server {
@@ -57,6 +60,61 @@ ordered_json job_json(const service::JobRecord& j) {
     ext["cost"] = ordered_json::parse(j.cost_json, nullptr, false);
     out["llmtune"] = ext;
     return out;
+}
+
+namespace {
+
+// Every stored field of the job: two records with the same signature render the same.
+std::string signature(const service::JobRecord& j) {
+    std::string s;
+    s.reserve(j.spec_json.size() + j.estimate_json.size() + j.cost_json.size() +
+              j.metadata_json.size() + j.error_message.size() + 256);
+    auto add = [&s](const std::string& v) {
+        s += std::to_string(v.size());
+        s += ':';
+        s += v;
+    };
+    auto num = [&s](int64_t v) {
+        s += std::to_string(v);
+        s += ';';
+    };
+    for (const std::string* v :
+         {&j.project_id, &j.model, &j.training_file, &j.validation_file, &j.suffix,
+          &j.metadata_json, &j.spec_json, &j.status, &j.fine_tuned_model, &j.error_code,
+          &j.error_message, &j.error_param, &j.result_files_json, &j.stop_request,
+          &j.estimate_json, &j.cost_json})
+        add(*v);
+    for (int64_t v : {j.seed, j.created_at, j.finished_at.value_or(-1),
+                      j.estimated_finish.value_or(-1), static_cast<int64_t>(j.model_deleted),
+                      j.trained_tokens, j.last_step, j.attempts, static_cast<int64_t>(j.resume),
+                      j.worker_pid})
+        num(v);
+    return s;
+}
+
+struct Rendered {
+    std::string signature;
+    std::string text;
+};
+
+std::mutex g_rendered_mutex;
+std::unordered_map<std::string, Rendered> g_rendered;  // by job id
+constexpr size_t kMaxRendered = 4096;  // then cleared: a bound, not an LRU
+
+}  // namespace
+
+std::string job_json_text(const service::JobRecord& j) {
+    std::string sig = signature(j);
+    {
+        std::lock_guard<std::mutex> lock(g_rendered_mutex);
+        auto it = g_rendered.find(j.id);
+        if (it != g_rendered.end() && it->second.signature == sig) return it->second.text;
+    }
+    std::string text = job_json(j).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::lock_guard<std::mutex> lock(g_rendered_mutex);
+    if (g_rendered.size() >= kMaxRendered) g_rendered.clear();
+    g_rendered[j.id] = Rendered{std::move(sig), text};
+    return text;
 }
 
 ordered_json job_event_json(const service::JobEventRecord& e) {

@@ -29,6 +29,27 @@ ordered_json list_json(const service::Page<T>& page, F to_json) {
     return out;
 }
 
+// list_json(page, job_json) as text, from the rendered jobs (job_json_text).
+std::string job_list_text(const service::Page<JobRecord>& page) {
+    std::string out = "{\"object\":\"list\",\"data\":[";
+    for (size_t i = 0; i < page.items.size(); ++i) {
+        if (i) out += ',';
+        out += job_json_text(page.items[i]);
+    }
+    auto id = [&](const JobRecord* j) {
+        return j ? ordered_json(j->id).dump() : std::string("null");
+    };
+    out += "],\"first_id\":" + id(page.items.empty() ? nullptr : &page.items.front());
+    out += ",\"last_id\":" + id(page.items.empty() ? nullptr : &page.items.back());
+    out += std::string(",\"has_more\":") + (page.has_more ? "true" : "false") + "}";
+    return out;
+}
+
+void send_text(RouteContext& ctx, const std::string& json_text) {
+    ctx.res.status = 200;
+    ctx.res.set_content(json_text, "application/json");
+}
+
 // metadata[key]=value query parameters (OpenAI's list filter).
 std::vector<std::pair<std::string, std::string>> metadata_filter(const RouteContext& ctx) {
     std::vector<std::pair<std::string, std::string>> out;
@@ -95,10 +116,10 @@ void register_job_routes(Router& router, service::Service& svc) {
         q.limit = ctx.limit_query(20, 100);
         q.after = ctx.query("after");
         q.metadata = metadata_filter(ctx);
-        ctx.send_json(list_json(jobs.list(ctx.principal, q), job_json));
+        send_text(ctx, job_list_text(jobs.list(ctx.principal, q)));
     });
     router.get("/v1/fine_tuning/jobs/{id}", Access::key, [&jobs](RouteContext& ctx) {
-        ctx.send_json(job_json(jobs.get(ctx.principal, ctx.param(1))));
+        send_text(ctx, job_json_text(jobs.get(ctx.principal, ctx.param(1))));
     });
     router.post("/v1/fine_tuning/jobs/{id}/cancel", Access::key, [&jobs](RouteContext& ctx) {
         ctx.json_body();
