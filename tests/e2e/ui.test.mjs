@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, removeDir, call, tempDir, binary, repoRoot } from './server.mjs';
 
@@ -82,6 +82,15 @@ before(async () => {
     '--out', join(modelsDir, 'tiny-llama')], { stdio: 'pipe' });
   // One torch thread per worker, so the training job does not oversubscribe the cores that
   // CTest's parallel suites share.
+  // A 7B-parameter Llama as config.json and tokenizer only (no weights: it is never trained):
+  // the estimate for fully fine-tuning it on a 24 GB GPU does not fit.
+  const xl = join(modelsDir, 'xl-llama');
+  mkdirSync(xl);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json'])
+    copyFileSync(join(modelsDir, 'tiny-llama', f), join(xl, f));
+  const config = JSON.parse(readFileSync(join(modelsDir, 'tiny-llama', 'config.json'), 'utf8'));
+  Object.assign(config, { hidden_size: 4096, intermediate_size: 11008, num_attention_heads: 32, num_key_value_heads: 32, head_dim: 128, num_hidden_layers: 32 });
+  writeFileSync(join(xl, 'config.json'), JSON.stringify(config, null, 2));
   const args = ['--worker-threads', '1', ...(process.env.LLMTUNE_UI_DIR ? ['--ui-dir', process.env.LLMTUNE_UI_DIR] : [])];
   server = await startServer({ dataDir, modelsDir, args });
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
@@ -208,6 +217,18 @@ test('launch a job from the form, watch the loss chart gain points, the job succ
   assert.equal(await page.locator('.estimate .error-box').count(), 0);
   assert.match(await page.locator('.estimate .facts').textContent(), /Time.*Peak memory.*Cost.*\$/s);
   expectedFailures.delete('/v1/fine_tuning/jobs/estimate');
+  // A configuration that does not fit is flagged, with the nearest settings that do.
+  await page.getByLabel('Base model').selectOption('xl-llama');
+  await page.getByRole('radio', { name: /Full/ }).check();
+  await page.getByLabel('Estimate for').fill('lambda/gpu_1x_a10');
+  await page.locator('.estimate[aria-busy="false"] .verdict[data-fits="false"]').waitFor({ timeout: 30000 });
+  assert.match(await page.locator('.estimate .verdict').textContent(), /Will not fit\. Peak [\d.]+ GB .*exceeds/);
+  assert.match(await page.locator('.estimate .suggestions').textContent(), /What to change.*lora/s);
+  await shoot(page, 'new-fine-tune-does-not-fit');
+  await page.locator('.estimate .suggestions').getByRole('button', { name: 'Apply method and batch size' }).first().click();
+  assert.equal(await page.getByRole('radio', { name: /LoRA/ }).isChecked(), true);
+  await page.getByLabel('Base model').selectOption('tiny-llama');
+  await page.getByLabel('Estimate for').fill('lambda/gpu_1x_a100');
   await page.getByLabel('Suffix (optional)').fill('ui');
   await page.getByRole('radio', { name: /Full/ }).check();
   // Full fine-tuning memorizes two chats in 24 steps (as in finetune.test.mjs).

@@ -347,6 +347,13 @@ export function NewJob({ query }: { query: URLSearchParams }) {
   );
 }
 
+// The server's verdict without its leading "fits: " / "does not fit: " (said by the heading).
+function verdictDetail(verdict: string | undefined): string {
+  if (!verdict) return '';
+  const rest = verdict.replace(/^(fits|does not fit):\s*/, '');
+  return rest[0].toUpperCase() + rest.slice(1) + (rest.endsWith('.') ? '' : '.');
+}
+
 function applySuggestion(f: Form, settings: Record<string, unknown>): Form {
   const out = { ...f };
   if (settings.method === 'lora' || settings.method === 'full') out.method = settings.method;
@@ -441,8 +448,7 @@ function EstimatePanel({
         <>
           {busy ? <p class="muted small">Updating for the new settings…</p> : null}
           <p class={estimate.fits === false ? 'verdict bad' : 'verdict ok'} data-fits={String(estimate.fits)}>
-            {estimate.fits === false ? <strong>Will not fit. </strong> : null}
-            {estimate.verdict ? estimate.verdict[0].toUpperCase() + estimate.verdict.slice(1) + '.' : estimate.fits ? 'Fits.' : ''}
+            <strong>{estimate.fits === false ? 'Will not fit.' : 'Fits.'}</strong> {verdictDetail(estimate.verdict)}
           </p>
           <dl class="facts">
             <dt>Time</dt>
