@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -80,6 +81,12 @@ class FakeSageMaker {
     ~FakeSageMaker() {
         server_.stop();
         thread_.join();
+    }
+    // Replaces the answers still to come (the next Describe gets the first).
+    void set_sequence(ordered_json sequence) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        sequence_ = std::move(sequence);
+        next_ = 0;
     }
     std::vector<std::string> snapshot_calls() {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -353,4 +360,41 @@ TEST(SageMakerScheduler, PauseIsRefused) {
     }
     env.scheduler->request_stop("proj_a", kJobId, /*pause=*/false);
     env.wait_status(kJobCancelled);
+}
+
+TEST(SageMakerScheduler, AServerRestartReattachesInsteadOfCreatingAgain) {
+    Env env("describe_completed.json");
+    env.put_model_tar();
+    const ordered_json all = recorded("describe_completed.json");
+    env.sagemaker->set_sequence(ordered_json::array({all[3]}));  // stays in Training
+    env.start_job();
+    for (int i = 0; i < 500 && !has_event(env.event_text(), "SageMaker: Training"); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // The server stops: the SageMaker job keeps running, the llmtune job waits in the queue.
+    env.scheduler->stop();
+    JobRecord job = *env.store->get_job_any(kJobId);
+    EXPECT_EQ(job.status, kJobQueued);
+    EXPECT_TRUE(job.resume);
+    EXPECT_TRUE(has_event(env.event_text(), "the SageMaker training job keeps running")) << env.event_text();
+    auto calls = env.sagemaker->snapshot_calls();
+    EXPECT_EQ(std::count(calls.begin(), calls.end(), "SageMaker.StopTrainingJob"), 0);
+
+    // The next server finds the training job by its name and follows it to the end.
+    env.sagemaker->set_sequence(ordered_json::array({all[5], all[6]}));
+    SchedulerConfig config;
+    config.data_dir = env.dir.path();
+    config.models_dir = env.dir.file("models");
+    config.worker_binary = "/bin/false";
+    env.scheduler = std::make_unique<Scheduler>(*env.store, config);
+    env.scheduler->start();
+    env.wait_status(kJobSucceeded);
+    calls = env.sagemaker->snapshot_calls();
+    EXPECT_EQ(std::count(calls.begin(), calls.end(), "SageMaker.CreateTrainingJob"), 1);
+    for (int i = 0; i < 250 && !has_event(env.event_text(), "The job has successfully completed."); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::string ev = env.event_text();
+    EXPECT_TRUE(has_event(ev, "Re-attached to the SageMaker training job llmtune-ftjob-abc123.")) << ev;
+    EXPECT_TRUE(has_event(ev, "The job has successfully completed.")) << ev;
+    EXPECT_EQ(test::read_file(env.dir.file(std::string("jobs/") + kJobId + "/output/adapter_model.safetensors")),
+              "adapter bytes");
 }
