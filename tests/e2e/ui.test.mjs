@@ -178,7 +178,7 @@ test('upload a dataset: progress, status, report and preview with the trained te
   await shoot(page, 'datasets');
 });
 
-test('a failing upload (dropped on the page) shows its errors with lines and snippets', async () => {
+test('a failing upload (dropped on the page) shows its errors with lines and snippets; a refused upload says why', async () => {
   // Drag and drop: a real drop event carrying the file.
   const dt = await page.evaluateHandle((text) => {
     const d = new DataTransfer();
@@ -198,6 +198,13 @@ test('a failing upload (dropped on the page) shows its errors with lines and sni
   assert.equal((await rows.nth(1).locator('td').first().textContent()).trim(), '3');
   assert.match(await rows.nth(1).textContent(), /invalid JSON/);
   assert.match(await page.locator('.report-warnings').textContent(), /duplicate/);
+  // A file the server refuses at upload: its error in words, under the upload's progress bar.
+  expectedFailures.add('/v1/files');
+  await page.locator('#file-input').setInputFiles({ name: 'notes.exe', mimeType: 'application/octet-stream', buffer: Buffer.from('MZ') });
+  const refused = page.locator('.upload', { hasText: 'notes.exe' }).getByRole('alert');
+  await refused.waitFor();
+  assert.match(await refused.textContent(), /Upload of notes\.exe failed: .*\.exe/);
+  expectedFailures.delete('/v1/files');
   await shoot(page, 'datasets-error');
 });
 
