@@ -149,8 +149,11 @@ ContainerRunResult run(const ContainerLayout& layout, const ContainerRunOptions&
     }
     paths.output_dir = layout.checkpoints_dir();
 
-    auto parsed = config_from_hyperparameters(read_json_file(layout.hyperparameters_file()),
-                                              layout.hyperparameters_file(), paths);
+    // A job created without HyperParameters may come without the file: the defaults apply.
+    const json hyperparameters = fs::exists(layout.hyperparameters_file())
+                                     ? read_json_file(layout.hyperparameters_file())
+                                     : json::object();
+    auto parsed = config_from_hyperparameters(hyperparameters, layout.hyperparameters_file(), paths);
     train::TrainConfig config = parsed.config;
     if (options.threads >= 0) config.threads = options.threads;
     for (const auto& key : parsed.ignored)
