@@ -49,7 +49,8 @@ void register_launch(CLI::App& app) {
     cmd->add_option("--master-addr", args->o.master_addr,
                     "address of node 0, where rank 0 serves the rendezvous (default 127.0.0.1)");
     cmd->add_option("--master-port", args->o.master_port,
-                    "TCP port of the rendezvous on node 0 (default 29500)");
+                    "TCP port of the rendezvous on node 0 (default 29500; 0 = any free port, "
+                    "one node only)");
     cmd->add_option("--timeout", args->timeout_s,
                     "seconds any rank waits for the others (rendezvous, collectives, barriers); "
                     "sets LLMTUNE_DIST_TIMEOUT_S (default: its value, else 600)");

@@ -9,17 +9,26 @@
 // internal_error). SIGTERM stops after the current step with a checkpoint (outcome cancelled).
 // --resume continues from the newest checkpoint, or starts fresh when there is none yet (a
 // worker that died before its first checkpoint).
+//
+// A job with llmtune.ranks N > 1 runs as N workers under `llmtune launch` (torchrun's
+// variables set): each trains its share of the global batch_size, rank 0 alone prints events
+// and writes worker_result.json (dist/, docs/distributed.md).
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <filesystem>
 #include <new>
 
 #include "cli/cli_common.h"
 #include "common/error.h"
 #include "common/json_file.h"
+#include "dist/bucketed_sync.h"
+#include "dist/process_group.h"
+#include "dist/rank_env.h"
 #include "train/train_config.h"
 #include "train/trainer.h"
 
@@ -80,8 +89,26 @@ int run_worker(const std::string& dir, bool resume) {
     // A server that died closes our stdout: the write fails (EPIPE) instead of killing us, and
     // its SIGTERM (PR_SET_PDEATHSIG) makes the trainer checkpoint and stop.
     ::signal(SIGPIPE, SIG_IGN);
+    bool root = true;  // one of the job's data-parallel ranks (llmtune.ranks) reports: rank 0
+    std::unique_ptr<dist::ProcessGroup> group;
+    std::unique_ptr<dist::DistributedSync> sync;
     try {
         train::TrainConfig config = train::load_train_config(dir + "/train_config.json");
+        if (const auto env = dist::rank_env_from_process()) {
+            root = env->rank == 0;
+            config.threads = dist::rank_threads([](const char* n) { return std::getenv(n); });
+            // train_config.json holds the job's global batch; each rank trains an equal share.
+            if (config.training.batch_size % env->world_size != 0)
+                throw_invalid("batch_size " + std::to_string(config.training.batch_size) +
+                                  " is not a multiple of the job's " +
+                                  std::to_string(env->world_size) + " ranks",
+                              "choose a batch_size that llmtune.ranks divides");
+            config.training.batch_size /= env->world_size;
+            group = dist::ProcessGroup::connect(*env, dist::Backend::gloo,
+                                                dist::dist_timeout_from_process());
+            sync = std::make_unique<dist::DistributedSync>(*group,
+                                                           dist::sync_options_from_process());
+        }
         set_threads(config.threads);
         train::ResumeOptions ro;
         ro.resume = resume && has_checkpoint(config.output.dir);
@@ -89,22 +116,23 @@ int run_worker(const std::string& dir, bool resume) {
             std::fprintf(stderr, "llmtune worker: no checkpoint yet; starting from step 0\n");
         train::TrainerHooks hooks;
         hooks.stop = &g_worker_stop;
+        hooks.sync = sync.get();
         hooks.on_event = [](const ordered_json& e) {
             std::string line = e.dump() + "\n";
             std::fwrite(line.data(), 1, line.size(), stdout);
             std::fflush(stdout);
         };
         train::run_training(config, ro, hooks);
-        write_result(dir, "succeeded", "", "");
+        if (root) write_result(dir, "succeeded", "", "");
         return kOk;
     } catch (const Error& e) {
         std::string code = classify(e);
         std::fprintf(stderr, "llmtune worker: error: %s\n", e.message().c_str());
-        write_result(dir, code == "cancelled" ? "cancelled" : "failed", code, e.message());
+        if (root) write_result(dir, code == "cancelled" ? "cancelled" : "failed", code, e.message());
         return code == "cancelled" ? kIo : kInvalidInput;
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "llmtune worker: error: out of memory\n");
-        write_result(dir, "failed", "oom", "out of memory");
+        if (root) write_result(dir, "failed", "oom", "out of memory");
         return kIo;
     } catch (const std::exception& e) {
         // torch reports allocation failures as c10::Error with this text.
@@ -114,7 +142,7 @@ int run_worker(const std::string& dir, bool resume) {
                                ? "oom"
                                : "internal_error";
         std::fprintf(stderr, "llmtune worker: error: %s\n", m.c_str());
-        write_result(dir, "failed", code, m.substr(0, 2000));
+        if (root) write_result(dir, "failed", code, m.substr(0, 2000));
         return kInternal;
     }
 }

@@ -1,7 +1,10 @@
 #include "dist/launcher.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +44,23 @@ bool failed(int status) {
     return !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 }
 
+// A loopback port that was free a moment ago (bound to port 0, then released).
+int free_loopback_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        const int err = errno;
+        if (fd >= 0) ::close(fd);
+        throw_io("cannot find a free port for --master-port 0: " + errno_text(err));
+    }
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
 }  // namespace
 
 void validate_launch_options(const LaunchOptions& o) {
@@ -53,12 +73,14 @@ void validate_launch_options(const LaunchOptions& o) {
     if (o.node_rank < 0 || o.node_rank >= o.nnodes)
         bad.push_back("--node-rank must be in 0.." + std::to_string(o.nnodes - 1) + ", got " +
                       std::to_string(o.node_rank));
-    if (o.master_port < 1 || o.master_port > 65535)
-        bad.push_back("--master-port must be in 1..65535, got " + std::to_string(o.master_port));
+    if (o.master_port < 0 || o.master_port > 65535 || (o.master_port == 0 && o.nnodes > 1))
+        bad.push_back("--master-port must be in 1..65535 (0 = any free port, one node only), got " +
+                      std::to_string(o.master_port));
     if (o.master_addr.empty()) bad.push_back("--master-addr must not be empty");
     if (o.grace.count() < 0) bad.push_back("--grace must be >= 0");
-    if (o.args.empty() || o.args[0] != "train")
-        bad.push_back("the command after -- must be `train CONFIG [--resume ...]`" +
+    if (o.args.empty() || (o.args[0] != "train" && o.args[0] != "worker"))
+        bad.push_back("the command after -- must be `train CONFIG [--resume ...]` (or the "
+                      "server's `worker --job-dir DIR`)" +
                       (o.args.empty() ? std::string(" (none given)")
                                       : ", got `" + o.args[0] + "`"));
     if (!bad.empty()) {
@@ -99,8 +121,10 @@ std::vector<std::string> rank_environment(const LaunchOptions& o, int local_rank
     return env;
 }
 
-void run_launch(const LaunchOptions& o, std::atomic<int>& signals) {
-    validate_launch_options(o);
+void run_launch(const LaunchOptions& options, std::atomic<int>& signals) {
+    validate_launch_options(options);
+    LaunchOptions o = options;
+    if (o.master_port == 0) o.master_port = free_loopback_port();
     std::vector<std::string> base;
     for (char** e = environ; *e; ++e)
         base.emplace_back(*e);

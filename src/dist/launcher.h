@@ -31,7 +31,7 @@ struct LaunchOptions {
     int nnodes = 1;                            // nodes in the job, >= 1
     int node_rank = 0;                         // this node, 0 <= node_rank < nnodes
     std::string master_addr = "127.0.0.1";     // where rank 0 (node 0) serves the store
-    int master_port = 29500;                   // 1..65535
+    int master_port = 29500;                   // 1..65535; 0 = a free port (one node only)
     std::chrono::milliseconds grace{10000};    // after a rank fails, before SIGKILL
     std::string executable;                    // the llmtune binary
     std::vector<std::string> args;             // its arguments, e.g. {"train", "cfg.yaml"}

@@ -115,7 +115,9 @@ JobSpec parse_job_spec(const ordered_json& body) {
         const std::string p = "llmtune";
         check_keys(x, p,
                    {"method", "lora", "max_seq_len", "packing", "eval_steps", "save_steps",
-                    "max_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "backend"});
+                    "max_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "backend",
+                    "ranks"});
+        s.ranks = get_int(x, "ranks", p, 1, 64, s.ranks);
         if (x.contains("backend") && !x["backend"].is_null()) {
             const auto& b = x["backend"];
             const std::string type = b.is_object() ? b.value("type", "") : "";
@@ -179,6 +181,14 @@ JobSpec parse_job_spec(const ordered_json& body) {
             s.lr_scheduler_type = t.get<std::string>();
         }
     }
+    if (s.ranks > 1 && s.batch_size && *s.batch_size % s.ranks != 0)
+        throw_invalid_param("llmtune.ranks",
+                            "'batch_size' (" + std::to_string(*s.batch_size) +
+                                ") must be a multiple of 'llmtune.ranks' (" +
+                                std::to_string(s.ranks) + "): each rank trains an equal share.");
+    if (s.ranks > 1 && !s.backend.is_null())
+        throw_invalid_param("llmtune.ranks",
+                            "'llmtune.ranks' applies to local jobs, not to 'llmtune.backend'.");
     return s;
 }
 
@@ -194,6 +204,7 @@ void resolve_auto(JobSpec& s, int64_t n) {
     if (!s.batch_size) {
         int64_t b = 1;
         while (b * 2 <= n / 32 && b * 2 <= 16) b *= 2;
+        if (s.ranks > 1) b = (b + s.ranks - 1) / s.ranks * s.ranks;  // an equal share each
         s.batch_size = b;
     }
     if (!s.learning_rate_multiplier) s.learning_rate_multiplier = 1.0;
@@ -229,6 +240,7 @@ ordered_json JobSpec::to_json() const {
     j["warmup_steps"] = warmup_steps;
     j["training_examples"] = training_examples;
     if (!backend.is_null()) j["backend"] = backend;
+    if (ranks != 1) j["ranks"] = ranks;
     return j;
 }
 
@@ -253,6 +265,7 @@ JobSpec JobSpec::from_json(const ordered_json& j) {
     s.warmup_steps = j["warmup_steps"].get<int64_t>();
     s.training_examples = j["training_examples"].get<int64_t>();
     if (j.contains("backend")) s.backend = j["backend"];
+    if (j.contains("ranks")) s.ranks = j["ranks"].get<int64_t>();
     return s;
 }
 

@@ -40,6 +40,9 @@ struct JobSpec {
     std::string lr_scheduler_type = "linear";
     int64_t warmup_steps = 0;
     int64_t training_examples = 0;  // set by resolve_auto
+    // llmtune.ranks: local data-parallel ranks (the worker runs under `llmtune launch`); the
+    // global batch_size is split evenly across them, so it must be a multiple of ranks.
+    int64_t ranks = 1;
     // llmtune.backend: where the job trains. null = a local worker; {"type": "sagemaker",
     // ...} = a SageMaker training job (sagemaker_requests.h has the keys).
     ordered_json backend = nullptr;

@@ -330,6 +330,11 @@ void Scheduler::launch(JobRecord job) {
     // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
     std::vector<std::string> args = {config_.worker_binary, "worker", "--job-dir", dir};
     if (job.resume) args.push_back("--resume");
+    // llmtune.ranks > 1: the same worker as that many local data-parallel ranks; the launcher
+    // picks a free port, forwards our SIGTERM and fails when a rank fails (dist/launcher.h).
+    if (spec.ranks > 1)
+        args.insert(args.begin() + 1, {"launch", "--nproc-per-node", std::to_string(spec.ranks),
+                                       "--master-port", "0", "--"});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
