@@ -131,6 +131,7 @@ size_t on_read(char* buf, size_t size, size_t n, void* user) {
         t->body_offset += k;
         return k;
     }
+    if (!r.stream.read) return 0;  // a POST or PUT without a body
     try {
         return r.stream.read(buf, want);
     } catch (...) {
