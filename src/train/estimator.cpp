@@ -146,10 +146,14 @@ Estimate estimate_core(const EstimateRequest& r, const HardwareProfile& hw, cons
     return e;
 }
 
+// What a variant changes, so combinations never name the same setting twice.
+enum VariantKind : unsigned { kCheckpointing = 1, kBatch = 2, kMethod = 4, kDtype = 8 };
+
 struct Variant {
     std::string change;
     EstimateRequest request;
     int changes = 0;
+    unsigned kinds = 0;
 };
 
 }  // namespace
@@ -159,13 +163,13 @@ Estimate estimate_training(const EstimateRequest& r, const HardwareProfile& hw, 
     if (e.fits) return e;
     // Candidate changes, alone and combined; each re-estimated, never guessed.
     std::vector<Variant> singles;
-    if (!r.gradient_checkpointing) {
-        Variant v{"gradient_checkpointing: true", r, 1};
+    if (!r.gradient_checkpointing && r.suggest_checkpointing) {
+        Variant v{"gradient_checkpointing: true", r, 1, kCheckpointing};
         v.request.gradient_checkpointing = true;
         singles.push_back(v);
     }
     for (int64_t b = r.plan.batch_size / 2; b >= 1; b /= 2) {
-        Variant v{"", r, 1};
+        Variant v{"", r, 1, kBatch};
         v.request.plan.batch_size = b;
         v.request.plan.gradient_accumulation_steps =
             r.plan.gradient_accumulation_steps * (r.plan.batch_size / b);
@@ -175,39 +179,43 @@ Estimate estimate_training(const EstimateRequest& r, const HardwareProfile& hw, 
         singles.push_back(v);
     }
     if (!r.method.lora) {
-        Variant v{"method: lora (r 16, all-linear)", r, 1};
+        Variant v{"method: lora (r 16, all-linear)", r, 1, kMethod};
         v.request.method.lora = true;
         v.request.method.lora_r = 16;
         v.request.method.lora_targets = resolve_lora_targets({"all-linear"});
         singles.push_back(v);
-        Variant w{"method: lora (r 16, all-linear), model.dtype: bf16", v.request, 2};
-        w.request.weight_bytes = 2;
-        singles.push_back(w);
-    } else if (r.weight_bytes == 4) {
-        Variant v{"model.dtype: bf16 (adapters stay f32)", r, 1};
+        if (r.suggest_bf16) {
+            Variant w{"method: lora (r 16, all-linear), model.dtype: bf16", v.request, 2,
+                      kMethod | kDtype};
+            w.request.weight_bytes = 2;
+            singles.push_back(w);
+        }
+    } else if (r.weight_bytes == 4 && r.suggest_bf16) {
+        Variant v{"model.dtype: bf16 (adapters stay f32)", r, 1, kDtype};
         v.request.weight_bytes = 2;
         singles.push_back(v);
     }
     std::vector<Variant> all = singles;
-    // Pairs and triples of the single changes (one batch change at most).
+    // Pairs and triples of the single changes, each setting changed once at most.
     const size_t n = singles.size();
-    auto is_batch = [](const Variant& v) { return v.change.rfind("batch_size", 0) == 0; };
+    auto disjoint = [](const Variant& a, const Variant& b) { return (a.kinds & b.kinds) == 0; };
     auto combine = [&](Variant a, const Variant& b) {
         a.change += "; " + b.change;
         a.changes += b.changes;
+        a.kinds |= b.kinds;
         if (b.request.gradient_checkpointing) a.request.gradient_checkpointing = true;
-        if (is_batch(b)) a.request.plan = b.request.plan;
+        if (b.kinds & kBatch) a.request.plan = b.request.plan;
         if (b.request.method.lora != r.method.lora) a.request.method = b.request.method;
         if (b.request.weight_bytes != r.weight_bytes) a.request.weight_bytes = b.request.weight_bytes;
         return a;
     };
     for (size_t i = 0; i < n; ++i)
         for (size_t j = i + 1; j < n; ++j) {
-            if (is_batch(singles[i]) && is_batch(singles[j])) continue;
+            if (!disjoint(singles[i], singles[j])) continue;
             Variant ij = combine(singles[i], singles[j]);
             all.push_back(ij);
             for (size_t k = j + 1; k < n; ++k) {
-                if (is_batch(singles[k]) && (is_batch(singles[i]) || is_batch(singles[j]))) continue;
+                if (!disjoint(ij, singles[k])) continue;
                 all.push_back(combine(ij, singles[k]));
             }
         }

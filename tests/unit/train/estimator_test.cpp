@@ -340,6 +340,29 @@ TEST(Estimator, TooBigGetsARe_EstimatedSuggestionThatFits) {
         EXPECT_EQ(s.settings["method"], "lora") << s.change;
 }
 
+TEST(Estimator, SuggestionsNameEachSettingOnceAndOnlySettableOnes) {
+    const EstimateRequest r = qwen_request(true);
+    const Estimate e = estimate_training(r, cpu(9), unit_fit());
+    ASSERT_FALSE(e.suggestions.empty()) << e.verdict;
+    for (const auto& s : e.suggestions)
+        for (const char* setting : {"method:", "model.dtype:", "batch_size:", "gradient_checkpointing:"}) {
+            size_t first = s.change.find(setting);
+            EXPECT_TRUE(first == std::string::npos ||
+                        s.change.find(setting, first + 1) == std::string::npos)
+                << s.change;
+        }
+    // A caller that cannot set the dtype or checkpointing gets neither suggested.
+    EstimateRequest f = r;
+    f.suggest_bf16 = false;
+    f.suggest_checkpointing = false;
+    const Estimate fe = estimate_training(f, cpu(9), unit_fit());
+    ASSERT_FALSE(fe.suggestions.empty()) << fe.verdict;
+    for (const auto& s : fe.suggestions) {
+        EXPECT_EQ(s.settings["dtype"], "f32") << s.change;
+        EXPECT_FALSE(s.settings["gradient_checkpointing"].get<bool>()) << s.change;
+    }
+}
+
 TEST(Estimator, CheckpointingIsSuggestedWhenActivationsAreTheProblem) {
     EstimateRequest r = qwen_request(false);
     r.plan.batch_size = 32;
