@@ -88,7 +88,9 @@ struct ServerChild {
     }
 };
 
-int wait_for_listening(ServerChild& server, const std::string& log) {
+// The port from the "listening" log line (stderr, info level), or from the banner on stdout
+// ("... listening on http://host:port"), which every log level prints.
+int wait_for_listening(ServerChild& server, const std::string& log, const std::string& out) {
     const pid_t pid = server.pid;
     for (int i = 0; i < 600; ++i) {
         std::ifstream in(log);
@@ -96,6 +98,14 @@ int wait_for_listening(ServerChild& server, const std::string& log) {
         while (std::getline(in, line)) {
             auto j = ordered_json::parse(line, nullptr, false);
             if (j.is_object() && j.value("msg", "") == "listening") return j.value("port", 0);
+        }
+        const std::string banner = slurp(out);
+        const size_t at = banner.find("listening on http://");
+        if (at != std::string::npos) {
+            const size_t colon = banner.find(':', at + 20);
+            const size_t eol = banner.find('\n', at);
+            if (colon != std::string::npos && eol != std::string::npos && colon < eol)
+                return std::atoi(banner.c_str() + colon + 1);
         }
         int status = 0;
         if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -222,7 +232,7 @@ ordered_json run_api_bench(const ApiBenchOptions& o, const std::string& self_exe
     }
     ServerChild server;
     server.pid = spawn(serve, dir + "/serve.out", dir + "/serve.log");
-    server.port = wait_for_listening(server, dir + "/serve.log");
+    server.port = wait_for_listening(server, dir + "/serve.log", dir + "/serve.out");
     std::string key = slurp(data_dir + "/admin.key");
     while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
 
