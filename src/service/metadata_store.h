@@ -209,6 +209,9 @@ class MetadataStore {
 
     // Appends an event; returns its seq.
     virtual int64_t add_job_event(const JobEventRecord& event) = 0;
+    // update_job and add_job_event in one transaction: a job settles together with the event
+    // that says so, so no reader sees the status without its event or the event without it.
+    virtual void update_job_with_event(const JobRecord& job, const JobEventRecord& event) = 0;
     // Newest first, after the cursor (an event id of the job).
     virtual Page<JobEventRecord> list_job_events(const std::string& job_id, const std::string& after,
                                                  int64_t limit) = 0;

@@ -92,7 +92,9 @@ std::string Scheduler::job_dir(const std::string& job_id) const {
     return config_.data_dir + "/jobs/" + job_id;
 }
 
-void Scheduler::add_event(const std::string& job_id, const std::string& level,
+namespace {
+
+JobEventRecord make_event(const std::string& job_id, const std::string& level,
                           const std::string& message, const std::string& type,
                           const ordered_json& data) {
     JobEventRecord e;
@@ -103,7 +105,21 @@ void Scheduler::add_event(const std::string& job_id, const std::string& level,
     e.message = message;
     e.type = type;
     e.data_json = data.dump();
-    store_.add_job_event(e);
+    return e;
+}
+
+}  // namespace
+
+void Scheduler::add_event(const std::string& job_id, const std::string& level,
+                          const std::string& message, const std::string& type,
+                          const ordered_json& data) {
+    store_.add_job_event(make_event(job_id, level, message, type, data));
+}
+
+void Scheduler::update_with_event(const JobRecord& job, const std::string& level,
+                                  const std::string& message) {
+    store_.update_job_with_event(job,
+                                 make_event(job.id, level, message, "message", ordered_json::object()));
 }
 
 void Scheduler::start() {
@@ -206,8 +222,7 @@ void Scheduler::fail(JobRecord& job, const std::string& code, const std::string&
     job.finished_at = unix_now();
     job.estimated_finish.reset();
     job.worker_pid = 0;
-    store_.update_job(job);
-    add_event(job.id, "error", "The job failed (" + code + "): " + message);
+    update_with_event(job, "error", "The job failed (" + code + "): " + message);
 }
 
 void Scheduler::promote_validating() {
@@ -553,24 +568,21 @@ void Scheduler::finish(Worker& w, int wait_status) {
         job.finished_at = unix_now();
         job.estimated_finish.reset();
         run_hook("result files", job.id, [&] { if (config_.on_succeeded) config_.on_succeeded(job); });
-        store_.update_job(job);
-        add_event(job.id, "info", "The job has successfully completed. New model: " + job.fine_tuned_model);
+        update_with_event(job, "info", "The job has successfully completed. New model: " + job.fine_tuned_model);
         return;
     }
     if (w.stop_reason == "cancel") {
         job.status = kJobCancelled;
         job.finished_at = unix_now();
         job.estimated_finish.reset();
-        store_.update_job(job);
-        add_event(job.id, "info", "The job was cancelled.");
+        update_with_event(job, "info", "The job was cancelled.");
         return;
     }
     if (w.stop_reason == "pause" || w.stop_reason == "shutdown") {
         job.status = w.stop_reason == "pause" ? kJobPaused : kJobQueued;
         job.resume = true;
         job.estimated_finish.reset();
-        store_.update_job(job);
-        add_event(job.id, "info",
+        update_with_event(job, "info",
                   w.stop_reason == "pause"
                       ? "The job was paused; resume continues from the last checkpoint."
                       : "The server is stopping; the job resumes from its last checkpoint at the "
@@ -657,8 +669,7 @@ JobRecord Scheduler::request_stop(const std::string& project_id, const std::stri
                            "", "invalid_state");
     job.status = pause ? kJobPaused : kJobCancelled;
     if (!pause) job.finished_at = unix_now();
-    store_.update_job(job);
-    add_event(job.id, "info", pause ? "The job was paused." : "The job was cancelled.");
+    update_with_event(job, "info", pause ? "The job was paused." : "The job was cancelled.");
     return job;
 }
 
@@ -675,8 +686,7 @@ JobRecord Scheduler::resume(const std::string& project_id, const std::string& jo
     // A job paused before it was validated goes back to validation.
     job.status = JobSpec::from_json(ordered_json::parse(job.spec_json)).resolved() ? kJobQueued
                                                                                  : kJobValidatingFiles;
-    store_.update_job(job);
-    add_event(job.id, "info", "The job was resumed and is queued.");
+    update_with_event(job, "info", "The job was resumed and is queued.");
     woken_ = true;
     cv_.notify_all();
     return job;
@@ -760,13 +770,11 @@ void Scheduler::finish_sagemaker(Worker& w, const SageMakerOutcome& out) {
         job.fine_tuned_model = fine_tuned_model_id(job);
         job.finished_at = unix_now();
         job.estimated_finish.reset();
-        store_.update_job(job);
-        add_event(job.id, "info", "The job has successfully completed. New model: " + job.fine_tuned_model);
+        update_with_event(job, "info", "The job has successfully completed. New model: " + job.fine_tuned_model);
     } else if (out.status == "cancelled") {
         job.status = kJobCancelled;
         job.finished_at = unix_now();
-        store_.update_job(job);
-        add_event(job.id, "info", "The job was cancelled (SageMaker training job stopped).");
+        update_with_event(job, "info", "The job was cancelled (SageMaker training job stopped).");
     } else if (out.status == "detached") {
         job.status = kJobQueued;
         job.resume = true;

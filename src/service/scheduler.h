@@ -94,6 +94,10 @@ class Scheduler {
     std::string job_dir(const std::string& job_id) const;
 
   private:
+    // Writes the job and a message event about it in one transaction (a settled status and
+    // the event that announces it are seen together: the event stream ends on the status).
+    void update_with_event(const JobRecord& job, const std::string& level,
+                           const std::string& message);
     struct Worker;
 
     void loop();

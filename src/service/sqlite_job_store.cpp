@@ -172,6 +172,19 @@ std::vector<JobRecord> SqliteStore::jobs_with_status(const std::vector<std::stri
 void SqliteStore::update_job(const JobRecord& j) {
     std::lock_guard<std::mutex> lock(mutex_);
     SqliteTransaction tx(*db_);
+    write_job(j);
+    tx.commit();
+}
+
+void SqliteStore::update_job_with_event(const JobRecord& j, const JobEventRecord& e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    SqliteTransaction tx(*db_);
+    write_job_event(e);
+    write_job(j);
+    tx.commit();
+}
+
+void SqliteStore::write_job(const JobRecord& j) {
     SqliteStatement s(*db_,
                       "UPDATE jobs SET status = ?, finished_at = ?, estimated_finish = ?, "
                       "fine_tuned_model = ?, model_deleted = ?, trained_tokens = ?, last_step = ?, "
@@ -186,7 +199,6 @@ void SqliteStore::update_job(const JobRecord& j) {
     s.bind(15, j.stop_request).bind(16, j.spec_json).bind(17, j.cost_json).bind(18, j.id);
     s.run();
     LLMTUNE_ASSERT(s.changes() == 1, "jobs are never deleted, so an update finds its row");
-    tx.commit();
 }
 
 std::optional<JobRecord> SqliteStore::find_job_by_model(const std::string& project_id,
@@ -228,6 +240,12 @@ bool SqliteStore::set_job_estimate(const std::string& job_id, const std::string&
 int64_t SqliteStore::add_job_event(const JobEventRecord& e) {
     std::lock_guard<std::mutex> lock(mutex_);
     SqliteTransaction tx(*db_);
+    int64_t seq = write_job_event(e);
+    tx.commit();
+    return seq;
+}
+
+int64_t SqliteStore::write_job_event(const JobEventRecord& e) {
     SqliteStatement s(*db_,
                       "INSERT INTO job_events(id, job_id, created_at, level, message, type, "
                       "data_json) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -236,9 +254,7 @@ int64_t SqliteStore::add_job_event(const JobEventRecord& e) {
     s.run();
     SqliteStatement seq(*db_, "SELECT last_insert_rowid()");
     seq.step();
-    int64_t out = seq.integer(0);
-    tx.commit();
-    return out;
+    return seq.integer(0);
 }
 
 Page<JobEventRecord> SqliteStore::list_job_events(const std::string& job_id,

@@ -64,6 +64,7 @@ class SqliteStore : public MetadataStore {
     std::vector<JobRecord> list_fine_tuned_models(const std::string& project_id) override;
     bool set_job_estimate(const std::string& job_id, const std::string& estimate_json) override;
     int64_t add_job_event(const JobEventRecord& event) override;
+    void update_job_with_event(const JobRecord& job, const JobEventRecord& event) override;
     Page<JobEventRecord> list_job_events(const std::string& job_id, const std::string& after,
                                          int64_t limit) override;
     std::vector<JobEventRecord> job_events_since(const std::string& job_id,
@@ -78,6 +79,11 @@ class SqliteStore : public MetadataStore {
                                                                 const std::string& model) override;
 
   private:
+    // The statements behind update_job and add_job_event, run on the writer inside the
+    // caller's lock and transaction.
+    void write_job(const JobRecord& job);
+    int64_t write_job_event(const JobEventRecord& event);
+
     // A read connection for the duration of one method (returned to the pool after), or the
     // writer's connection under its mutex for an in-memory database.
     class ReadLease {

@@ -93,6 +93,26 @@ TEST(JobStore, ListPaginatesNewestFirstAndFiltersMetadata) {
     EXPECT_THROW(f.store.list_jobs("proj_a", foreign), ServiceError);
 }
 
+TEST(JobStore, ASettledStatusAndItsEventCommitTogether) {
+    Fixture f;
+    f.store.insert_job(make_job("proj_a", "ftjob-1", "null"));
+    auto j = *f.store.get_job_any("ftjob-1");
+    j.status = kJobSucceeded;
+    JobEventRecord e;
+    e.id = "ftevent-done";
+    e.job_id = "ftjob-1";
+    e.message = "The job has successfully completed.";
+    f.store.update_job_with_event(j, e);
+    EXPECT_EQ(f.store.get_job_any("ftjob-1")->status, kJobSucceeded);
+    ASSERT_EQ(f.store.job_events_since("ftjob-1", 0).size(), 1u);
+
+    // The event cannot be written (its id exists): the status change is rolled back with it.
+    j.status = kJobFailed;
+    EXPECT_ANY_THROW(f.store.update_job_with_event(j, e));
+    EXPECT_EQ(f.store.get_job_any("ftjob-1")->status, kJobSucceeded);
+    EXPECT_EQ(f.store.job_events_since("ftjob-1", 0).size(), 1u);
+}
+
 TEST(JobStore, EventsAndCheckpoints) {
     Fixture f;
     f.store.insert_job(make_job("proj_a", "ftjob-1", "null"));
