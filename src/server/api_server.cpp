@@ -49,9 +49,10 @@ ApiServer::ApiServer(service::Service& svc, const ServerConfig& config,
       metrics_(std::make_unique<HttpMetrics>()) {
     // SO_REUSEADDR only: cpp-httplib's default also sets SO_REUSEPORT, which lets a second
     // server bind the same port and silently receive half the connections.
-    http_->set_socket_options([](int sock) {
+    http_->set_socket_options([this](int sock) {
         int yes = 1;
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        listen_fd_ = sock;  // for the backlog, see bind()
     });
     // Responses go out as two writes (headers, body): without TCP_NODELAY, Nagle's algorithm
     // holds the body until the client ACKs the headers, which a delayed ACK postpones ~40 ms.
@@ -132,6 +133,10 @@ int ApiServer::bind() {
         throw Error(ErrorKind::io,
                     "cannot listen on " + config_.host + ":" + std::to_string(config_.port),
                     "is another server using the port? choose another with --port or LLMTUNE_PORT");
+    // cpp-httplib listens with a backlog of 5: when more clients connect at once than the
+    // accept thread takes, the kernel drops their SYNs and they retry after 1 s, then 3 s.
+    // listen() again on the bound socket raises the backlog to the system's maximum.
+    if (listen_fd_ >= 0) ::listen(listen_fd_, SOMAXCONN);
     return port;
 }
 

@@ -48,6 +48,7 @@ class ApiServer {
     std::unique_ptr<httplib::Server> http_;
     std::unique_ptr<HttpMetrics> metrics_;
     std::unique_ptr<Router> router_;
+    int listen_fd_ = -1;  // the listening socket, once bound
 };
 
 }  // namespace llmtune::server

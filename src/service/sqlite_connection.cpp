@@ -20,8 +20,13 @@ ErrorKind kind_for(int rc) {
 }  // namespace
 
 SqliteConnection::SqliteConnection(const std::string& path) : path_(path) {
+    // No process-wide allocation statistics: with them every SQLite allocation in every
+    // connection takes one global mutex. Only effective before SQLite initializes (the first
+    // connection); later it is refused and changes nothing.
+    static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)memstatus_off;
     int rc = sqlite3_open_v2(path.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -34,7 +39,36 @@ SqliteConnection::SqliteConnection(const std::string& path) : path_(path) {
 }
 
 SqliteConnection::~SqliteConnection() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
     if (db_) sqlite3_close_v2(db_);
+}
+
+sqlite3_stmt* SqliteConnection::acquire(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) {
+        sqlite3_stmt* stmt = it->second;
+        statements_.erase(it);
+        return stmt;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        fail("cannot prepare '" + sql + "'", rc);
+    }
+    return stmt;
+}
+
+void SqliteConnection::release(const std::string& sql, sqlite3_stmt* stmt) {
+    if (!stmt) return;
+    sqlite3_reset(stmt);  // ends its read (or reports an earlier error, already thrown)
+    sqlite3_clear_bindings(stmt);
+    if (statements_.count(sql)) {
+        sqlite3_finalize(stmt);  // another copy is already cached
+        return;
+    }
+    statements_.emplace(sql, stmt);
 }
 
 void SqliteConnection::fail(const std::string& what, int rc) {
@@ -52,12 +86,12 @@ void SqliteConnection::exec(const std::string& sql) {
     }
 }
 
-SqliteStatement::SqliteStatement(SqliteConnection& db, const char* sql) : db_(db), sql_(sql) {
-    int rc = sqlite3_prepare_v2(db.handle(), sql, -1, &stmt_, nullptr);
-    if (rc != SQLITE_OK) db_.fail("cannot prepare '" + sql_ + "'", rc);
+SqliteStatement::SqliteStatement(SqliteConnection& db, const char* sql)
+    : db_(db), sql_(sql) {
+    stmt_ = db_.acquire(sql_);
 }
 
-SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }
+SqliteStatement::~SqliteStatement() { db_.release(sql_, stmt_); }
 
 SqliteStatement& SqliteStatement::bind(int i, const std::string& v) {
     int rc = sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);

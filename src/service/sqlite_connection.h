@@ -1,11 +1,18 @@
 // A thin RAII layer over the SQLite C API: a connection, prepared statements with typed
 // binds and columns, and a transaction guard. Every failure is an llmtune::Error naming the
 // statement and SQLite's message.
+//
+// Threads: a connection is opened in SQLite's multi-thread mode (no mutex of its own), so it
+// must be used by one thread at a time; SqliteStore guarantees that (its writer mutex, its
+// read leases). Each connection keeps its prepared statements, keyed by SQL text, for reuse:
+// a statement is reset and returned to the cache when its SqliteStatement ends (one in use at
+// a time per SQL text; a second concurrent use prepares its own).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -60,9 +67,15 @@ class SqliteConnection {
     // Throws an error about `what` with SQLite's current message.
     [[noreturn]] void fail(const std::string& what, int rc);
 
+    // A prepared statement for `sql`: the cached one when free, else a new one.
+    sqlite3_stmt* acquire(const std::string& sql);
+    // Resets it and keeps it for the next acquire of the same SQL (or finalizes it).
+    void release(const std::string& sql, sqlite3_stmt* stmt);
+
   private:
     sqlite3* db_ = nullptr;
     std::string path_;
+    std::unordered_map<std::string, sqlite3_stmt*> statements_;  // free ones, by SQL
 };
 
 // BEGIN IMMEDIATE on construction (the write lock is taken up front, so two writers never
