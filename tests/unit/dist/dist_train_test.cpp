@@ -2,7 +2,9 @@
 //   - 2 ranks x batch b give the same loss at every step and the same final weights as one
 //     process with batch 2b (f32, <= 1e-5 relative), for LoRA and full fine-tuning, including
 //     a short last batch where rank 1 has no rows;
-//   - a run checkpointed on 2 ranks resumes on 1 rank (batch 2b) and ends where it would have;
+//   - a run checkpointed on 2 ranks resumes on 1 rank (batch 2b), and back on 2, and ends
+//     where it would have;
+//   - SIGTERM to the launcher stops both ranks after the same step with one checkpoint;
 //   - a rank killed with SIGKILL, or hung with SIGSTOP, makes the job fail with the rank named,
 //     within the timeout; a port in use is a clear error.
 #include <gtest/gtest.h>
@@ -21,6 +23,7 @@
 #include <thread>
 
 #include "dist_test_util.h"
+#include "train/checkpoint.h"
 #include "unit/train/trainer_test_util.h"
 
 namespace fs = std::filesystem;
@@ -165,6 +168,13 @@ TEST(DistTrain, CheckpointFromTwoRanksResumesOnOneProcess) {
     auto r1 = train_one(write_config(f.d.file("resumed.json"), c), "--resume step-2");
     ASSERT_EQ(r1.exit_code, 0) << r1.err;
     expect_same(f.d.file("two"), f.d.file("resumed"), "adapter_model.safetensors", 6);
+    // And back: the 1-process run's step-4 checkpoint continues on 2 ranks.
+    fs::copy(f.d.file("resumed"), f.d.file("again"), fs::copy_options::recursive);
+    c.output.dir = f.d.file("again");
+    c.training.batch_size = 2;
+    auto r2 = launch(2, write_config(f.d.file("again.json"), c), "--resume step-4");
+    ASSERT_EQ(r2.exit_code, 0) << r2.err;
+    expect_same(f.d.file("two"), f.d.file("again"), "adapter_model.safetensors", 6);
     // A different global batch is refused, naming it.
     c.training.batch_size = 3;
     auto bad = train_one(write_config(f.d.file("bad.json"), c), "--resume step-2");
@@ -264,6 +274,35 @@ TEST(DistTrainFaults, KilledRankStopsTheJobNamingIt) {
 
 TEST(DistTrainFaults, HungRankMakesTheOthersFailWithinTheTimeout) {
     fault_test(SIGSTOP, "4", "no answer from the other ranks within 4 s", "rank 0 (pid");
+}
+
+TEST(DistTrainFaults, SignalToTheLauncherCheckpointsEveryRankAtTheSameStep) {
+    Fixture f(10);
+    TrainConfig c = f.base;
+    c.training.max_steps = 100000;
+    c.output.dir = f.d.file("out");
+    const std::string cfg = write_config(f.d.file("cfg.json"), c);
+    Background bg({test::llmtune_binary(), "launch", "--nproc-per-node", "2", "--master-port",
+                   std::to_string(dist::testing::free_port()), "--timeout", "60", "--", "train",
+                   cfg},
+                  f.d.path());
+    const auto start = Clock::now();
+    while (losses_by_step(f.d.file("out/events.jsonl")).empty() &&
+           Clock::now() - start < std::chrono::seconds(60))
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::kill(bg.pid, SIGTERM);
+    const int status = bg.wait(std::chrono::seconds(60));
+    const std::string err = test::read_file(bg.err);
+    ASSERT_TRUE(WIFEXITED(status)) << err;
+    EXPECT_EQ(WEXITSTATUS(status), 3) << err;
+    EXPECT_NE(err.find("the ranks were stopped by a forwarded signal"), std::string::npos) << err;
+    EXPECT_NE(err.find("rank 0 exited with status 3"), std::string::npos) << err;
+    EXPECT_NE(err.find("rank 1 exited with status 3"), std::string::npos) << err;
+    // Both ranks stopped after the same step: rank 0's checkpoint is that step, and the log
+    // ends with it.
+    auto ckpts = list_checkpoints(f.d.file("out/checkpoints"));
+    ASSERT_EQ(ckpts.size(), 1u) << err;
+    EXPECT_EQ(ckpts[0].step, static_cast<int64_t>(losses_by_step(f.d.file("out/events.jsonl")).size()));
 }
 
 TEST(DistTrainFaults, PortInUseIsAClearError) {
