@@ -1,6 +1,10 @@
 // GET /v1/files/{id}/preview?model=ID&limit=N: the first records of a processed file as the
 // model's chat template and tokenizer turn them into training tokens, split into trained and
 // untrained text (service/file_preview.h).
+// GET /v1/files/{id}/token_stats?model=ID&max_seq_len=N: the whole file's token statistics
+// with that model, length histogram included.
+#include <cerrno>
+#include <cstdlib>
 #include <memory>
 
 #include "server/api_error.h"
@@ -69,6 +73,28 @@ void register_preview_routes(Router& router, service::Service& svc) {
         ordered_json data = ordered_json::array();
         for (const auto& ex : p.examples) data.push_back(example_json(ex));
         ctx.send_json({{"object", "list"}, {"model", p.model}, {"data", data}});
+    });
+    router.get("/v1/files/{id}/token_stats", Access::key, [previewer](RouteContext& ctx) {
+        int64_t max_seq_len = 0;
+        const std::string given = ctx.query("max_seq_len");
+        if (!given.empty()) {
+            char* end = nullptr;
+            errno = 0;
+            long long v = std::strtoll(given.c_str(), &end, 10);
+            if (errno != 0 || *end != '\0' || v < 1 || v > (1 << 20))
+                throw_http(400,
+                           "Invalid 'max_seq_len': expected a whole number from 1 to 1048576, "
+                           "got '" + given + "'.",
+                           "max_seq_len", "invalid_value");
+            max_seq_len = v;
+        }
+        auto t = previewer->token_stats(ctx.principal, ctx.param(1), ctx.query("model"),
+                                        max_seq_len);
+        ctx.send_json({{"object", "file.token_stats"},
+                       {"file", ctx.param(1)},
+                       {"model", t.model},
+                       {"max_seq_len", max_seq_len > 0 ? ordered_json(max_seq_len) : ordered_json()},
+                       {"tokens", t.tokens}});
     });
 }
 

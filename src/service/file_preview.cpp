@@ -9,6 +9,7 @@
 #include "common/utf8.h"
 #include "data/canonical_record.h"
 #include "data/chat_encoding.h"
+#include "data/dataset.h"
 #include "service/file_service.h"
 #include "service/job_service.h"
 #include "service/model_catalog.h"
@@ -116,21 +117,9 @@ std::shared_ptr<const FilePreviewer::Loaded> FilePreviewer::load(const std::stri
     return l;
 }
 
-FilePreview FilePreviewer::preview(const Principal& who, const std::string& file_id,
-                                   const std::string& model, int64_t limit) {
-    FileRecord f = files_.get(who, file_id);
-    if (f.status != kFileProcessed)
-        throw ServiceError(
-            ErrorKind::invalid_input,
-            f.status == kFileError
-                ? "File " + f.id + " failed validation, so it has no records to preview; its "
-                                   "report says why."
-                : "File " + f.id + " is still being validated (status '" + f.status +
-                      "'); its preview is available once it is processed.",
-            "id", "file_not_processed");
-
-    // The model whose tokenizer and chat template render the records.
-    FilePreview out;
+// The model whose tokenizer and chat template render the records.
+FilePreviewer::ResolvedModel FilePreviewer::resolve_model(const Principal& who,
+                                                         const std::string& model) {
     std::optional<BaseModel> base;
     if (model.empty()) {
         for (auto& m : list_base_models(models_dir_)) {
@@ -152,8 +141,64 @@ FilePreview FilePreviewer::preview(const Principal& who, const std::string& file
             throw ServiceError(ErrorKind::not_found, "The model '" + model + "' does not exist.",
                                "model", "model_not_found");
     }
-    out.model = model.empty() ? base->id : model;
-    auto loaded = load(base->path);
+    return {model.empty() ? base->id : model, base->path};
+}
+
+namespace {
+
+// The file, when it has canonical records to read; invalid_input naming what is missing.
+FileRecord processed_file(FileService& files, const Principal& who, const std::string& file_id,
+                          const std::string& what) {
+    FileRecord f = files.get(who, file_id);
+    if (f.status != kFileProcessed)
+        throw ServiceError(
+            ErrorKind::invalid_input,
+            f.status == kFileError
+                ? "File " + f.id + " failed validation, so it has no records for " + what +
+                      "; its report says why."
+                : "File " + f.id + " is still being validated (status '" + f.status +
+                      "'); its " + what + " is available once it is processed.",
+            "id", "file_not_processed");
+    return f;
+}
+
+}  // namespace
+
+FilePreviewer::TokenStats FilePreviewer::token_stats(const Principal& who,
+                                                     const std::string& file_id,
+                                                     const std::string& model,
+                                                     int64_t max_seq_len) {
+    FileRecord f = processed_file(files_, who, file_id, "token statistics");
+    const ResolvedModel resolved = resolve_model(who, model);
+    const std::string key =
+        f.canonical_sha256 + "|" + resolved.path + "|" + std::to_string(max_seq_len);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = token_stats_cache_.find(key);
+        if (it != token_stats_cache_.end()) return {resolved.id, it->second};
+    }
+    // Counted outside the lock (seconds for a large file); a second request for the same key
+    // meanwhile counts it too, harmlessly.
+    data::DataOptions opts;
+    opts.source.input_format = "jsonl";  // the canonical JSONL (the blob has no extension)
+    opts.model = resolved.path;
+    opts.max_seq_len = max_seq_len;
+    auto report = data::scan_dataset(files_.content_path(who, f.id, /*canonical=*/true), opts,
+                                     nullptr);
+    ordered_json tokens = report.to_json().value("tokens", ordered_json::object());
+    std::lock_guard<std::mutex> lock(mutex_);
+    token_stats_cache_[key] = tokens;
+    return {resolved.id, tokens};
+}
+
+FilePreview FilePreviewer::preview(const Principal& who, const std::string& file_id,
+                                   const std::string& model, int64_t limit) {
+    FileRecord f = processed_file(files_, who, file_id, "preview");
+
+    FilePreview out;
+    const ResolvedModel resolved = resolve_model(who, model);
+    out.model = resolved.id;
+    auto loaded = load(resolved.path);
 
     std::string path = files_.content_path(who, f.id, /*canonical=*/true);
     std::ifstream in(path, std::ios::binary);

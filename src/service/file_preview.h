@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,15 +69,34 @@ class FilePreviewer {
     FilePreview preview(const Principal& who, const std::string& file_id, const std::string& model,
                         int64_t limit);
 
+    // The token statistics of the whole file with that model's tokenizer and chat template:
+    // the `tokens` block of a validation report (count, min/mean/p50/p95/max, totals,
+    // trainable tokens, records over `max_seq_len`, the length histogram), counted as training
+    // counts them. Files are validated without a model, so their reports carry none; this is
+    // how a reader gets them. Cached per (file content, model, max_seq_len). The model and
+    // file errors are preview()'s.
+    struct TokenStats {
+        std::string model;
+        ordered_json tokens;
+    };
+    TokenStats token_stats(const Principal& who, const std::string& file_id,
+                           const std::string& model, int64_t max_seq_len);
+
   private:
     struct Loaded;
     std::shared_ptr<const Loaded> load(const std::string& model_dir);
+    struct ResolvedModel {
+        std::string id;    // as the caller named it, or the first base model's
+        std::string path;  // the base model's directory
+    };
+    ResolvedModel resolve_model(const Principal& who, const std::string& model);
 
     FileService& files_;
     JobService& jobs_;
     std::string models_dir_;
     std::mutex mutex_;
     std::vector<std::shared_ptr<const Loaded>> cache_;  // most recent first, at most 2
+    std::map<std::string, ordered_json> token_stats_cache_;  // "sha|model dir|max_seq_len"
 };
 
 }  // namespace llmtune::service

@@ -212,3 +212,52 @@ TEST(FilePreview, SegmentsNeverSplitACharacterAndJoinToTheDecode) {
     EXPECT_EQ(all, text);
     EXPECT_TRUE(service::trained_segments(*tok, {}, {}).empty());
 }
+
+TEST(FileTokenStats, CountsWhatThePreviewCountsWithAHistogram) {
+    TempDir dir;
+    make_model(dir.file("models/llama"));
+    TestServer server(dir.file("data"), dir.file("models"));
+    std::string chat =
+        R"({"messages":[{"role":"user","content":"What is 2+2?"},{"role":"assistant","content":"4"}]})"
+        "\n"
+        R"({"messages":[{"role":"user","content":"Capital of France?"},{"role":"assistant","content":"Paris, a city on the Seine."}]})"
+        "\n"
+        R"({"messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"context","weight":0},{"role":"user","content":"Again"},{"role":"assistant","content":"Trained."}]})"
+        "\n";
+    auto f = upload(server.svc(), "chat.jsonl", chat);
+    ASSERT_EQ(f.status, service::kFileProcessed) << f.status_details;
+
+    auto p = get_json(server, "/v1/files/" + f.id + "/preview?model=llama", 200);
+    int64_t tokens = 0, trained = 0, longest = 0;
+    for (const auto& ex : p["data"]) {
+        tokens += ex["tokens"].get<int64_t>();
+        trained += ex["trained_tokens"].get<int64_t>();
+        longest = std::max(longest, ex["tokens"].get<int64_t>());
+    }
+    auto j = get_json(server, "/v1/files/" + f.id + "/token_stats?model=llama&max_seq_len=20", 200);
+    EXPECT_EQ(j["object"], "file.token_stats");
+    EXPECT_EQ(j["model"], "llama");
+    EXPECT_EQ(j["max_seq_len"], 20);
+    const auto& t = j["tokens"];
+    EXPECT_EQ(t["count"], 3);
+    EXPECT_EQ(t["total"], tokens);
+    EXPECT_EQ(t["trainable_tokens"], trained);
+    EXPECT_EQ(t["max"], longest);
+    int64_t in_buckets = 0;
+    for (const auto& b : t["histogram"]) in_buckets += b["count"].get<int64_t>();
+    EXPECT_EQ(in_buckets, 3);
+    // Asked again: the same answer (from the cache).
+    EXPECT_EQ(get_json(server, "/v1/files/" + f.id + "/token_stats?model=llama&max_seq_len=20",
+                       200)["tokens"],
+              t);
+
+    auto e = get_json(server, "/v1/files/" + f.id + "/token_stats?max_seq_len=0", 400);
+    EXPECT_EQ(e["error"]["param"], "max_seq_len");
+    get_json(server, "/v1/files/" + f.id + "/token_stats?max_seq_len=12x", 400);
+    e = get_json(server, "/v1/files/" + f.id + "/token_stats?model=nope", 404);
+    EXPECT_EQ(e["error"]["code"], "model_not_found");
+    get_json(server, "/v1/files/file-nope/token_stats", 404);
+    auto bad = upload(server.svc(), "bad.jsonl", "{\"nope\": 1}\n");
+    e = get_json(server, "/v1/files/" + bad.id + "/token_stats", 400);
+    EXPECT_EQ(e["error"]["code"], "file_not_processed");
+}
