@@ -175,6 +175,11 @@ test('upload a dataset: progress, status, report and preview with the trained te
   const trained = await first.locator('.bubble-assistant mark.trained').allTextContents();
   assert.match(trained.join(''), /The north door is red\./);
   assert.equal(await first.locator('.bubble-user mark.trained').count(), 0, 'the prompt is not trained');
+  // Token statistics with the previewed model: both records counted, the histogram drawn.
+  const hist = detail.locator('.token-stats figure.histogram');
+  await hist.waitFor({ timeout: 30000 });
+  const counts = await hist.locator('.bar-count').allTextContents();
+  assert.equal(counts.reduce((a, c) => a + Number(c), 0), 2, 'the histogram counts every record');
   await shoot(page, 'datasets');
 });
 

@@ -2,7 +2,7 @@
 // token statistics and histogram) and a preview of the first examples as chat bubbles with the
 // trained text highlighted.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, get, type FileObject, type FileReport, type ReportItem, type ListPage, type ModelObject, type PreviewExample } from '../api';
+import { del, get, type FileObject, type FileReport, type ReportItem, type ListPage, type ModelObject, type PreviewExample, type HistogramBin } from '../api';
 import { ErrorBox } from '../components/error_box';
 import { Histogram } from '../components/histogram';
 import { StatusChip } from '../components/status_chip';
@@ -141,15 +141,41 @@ function Report({ report }: { report: FileReport }) {
           <ReportTable items={warnings.items} kind="warning" />
         </div>
       ) : null}
-      {tokens ? (
-        <p>
-          Tokens per example: min {count(tokens.min)}, median {count(tokens.p50)}, mean {num(tokens.mean, 1)}, p95 {count(tokens.p95)}, max{' '}
-          {count(tokens.max)}; {count(tokens.total)} in all
-          {tokens.trainable_tokens != null ? `, ${count(tokens.trainable_tokens)} trained` : ''}.
-        </p>
-      ) : null}
-      {hist && hist.length > 0 ? <Histogram bins={hist} label="Examples by token length" /> : null}
+      {tokens ? <TokenSummary tokens={tokens} histogram={hist} /> : null}
     </section>
+  );
+}
+
+function TokenSummary({ tokens, histogram }: { tokens: NonNullable<FileReport['tokens']>; histogram: HistogramBin[] | null }) {
+  return (
+    <>
+      <p>
+        Tokens per example: min {count(tokens.min)}, median {count(tokens.p50)}, mean {num(tokens.mean, 1)}, p95 {count(tokens.p95)}, max{' '}
+        {count(tokens.max)}; {count(tokens.total)} in all
+        {tokens.trainable_tokens != null ? `, ${count(tokens.trainable_tokens)} trained` : ''}.
+      </p>
+      {histogram && histogram.length > 0 ? <Histogram bins={histogram} label="Examples by token length" /> : null}
+    </>
+  );
+}
+
+// GET /v1/files/{id}/token_stats: the whole file counted with the chosen model's tokenizer and
+// template (uploads are validated without a model, so their reports carry no token counts).
+function TokenStats({ fileId, model }: { fileId: string; model: string }) {
+  const stats = useLoad(
+    (s) =>
+      get<{ model: string; tokens: NonNullable<FileReport['tokens']> }>(
+        `/files/${encodeURIComponent(fileId)}/token_stats?model=${encodeURIComponent(model)}`,
+        s,
+      ),
+    [fileId, model],
+  );
+  return (
+    <div class="token-stats" aria-label="Token statistics">
+      <ErrorBox error={stats.error} title="Token statistics" />
+      {stats.data ? <TokenSummary tokens={stats.data.tokens} histogram={stats.data.tokens.histogram ?? null} /> : null}
+      {!stats.data && !stats.error ? <p class="muted">Counting tokens with {model}…</p> : null}
+    </div>
   );
 }
 
@@ -222,6 +248,7 @@ function Preview({ fileId }: { fileId: string }) {
         <ErrorBox error={preview.error} title="Preview" />
       )}
       {!chosen && models.data ? <p class="muted">No base model is available to render the examples.</p> : null}
+      {chosen ? <TokenStats fileId={fileId} model={chosen} /> : null}
       {preview.data?.data.map((ex) => <Example key={ex.line} ex={ex} />)}
       {preview.data ? (
         <p class="help">
