@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "dist/bucketed_sync.h"
+#include "dist/launcher.h"
 #include "dist/process_group.h"
 #include "dist/rank_env.h"
 #include "model/lora.h"
@@ -272,19 +273,6 @@ ordered_json run_train_bench_config(const TrainBenchOptions& o, const std::strin
 
 namespace {
 
-// A loopback port that was free a moment ago.
-int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-        throw_io("cannot find a free loopback port: " + errno_text(errno));
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 // `cmd` (one configuration's child command, with --threads 1) as R ranks for each R in o.ranks, one thread
 // each; rank 0's line, with the scaling efficiency against the 1-rank run when there is one.
@@ -294,7 +282,7 @@ std::vector<ordered_json> run_ranks(const TrainBenchOptions& o, const std::strin
     std::optional<double> one_rank_tokens_per_s;
     for (const int world : o.ranks) {
         if (world < 1 || world > 64) throw_invalid("--ranks entries must be in 1..64");
-        const std::string port = std::to_string(free_port());
+        const std::string port = std::to_string(dist::free_loopback_port());
         std::string sh;
         for (int r = 0; r < world; ++r)
             sh += "RANK=" + std::to_string(r) + " WORLD_SIZE=" + std::to_string(world) +

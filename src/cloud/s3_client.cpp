@@ -11,22 +11,13 @@
 #include <ctime>
 
 #include "cloud/xml_tree.h"
+#include "common/hex.h"
 
 namespace llmtune::cloud {
 
 namespace {
 
 std::atomic<uint64_t> g_tmp_counter{0};
-
-std::string hex(const unsigned char* p, size_t n) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    for (size_t i = 0; i < n; ++i) {
-        out += digits[p[i] >> 4];
-        out += digits[p[i] & 15];
-    }
-    return out;
-}
 
 std::string base64(const unsigned char* p, size_t n) {
     std::string out(4 * ((n + 2) / 3) + 1, '\0');
@@ -59,7 +50,7 @@ class BodyHashes {
         unsigned int ml = 0, sl = 0;
         EVP_DigestFinal_ex(md5_, m, &ml);
         EVP_DigestFinal_ex(sha_, s, &sl);
-        return {std::string(reinterpret_cast<char*>(m), ml), hex(s, sl)};
+        return {std::string(reinterpret_cast<char*>(m), ml), hex_lower(s, sl)};
     }
 
   private:
@@ -494,7 +485,7 @@ S3ObjectInfo S3Client::get(const std::string& bucket, const std::string& key,
     // A single-part upload's ETag is the MD5 of the bytes (multipart ETags end in "-N", and
     // SSE-KMS ETags are not digests: those are checked by length only).
     if (is_md5_etag(info.etag) && resp.header("x-amz-server-side-encryption") != "aws:kms") {
-        std::string got = hex(reinterpret_cast<const unsigned char*>(md5.data()), md5.size());
+        std::string got = hex_lower(md5.data(), md5.size());
         if (got != lower(info.etag))
             throw_io(
                 where + ": the downloaded bytes have MD5 " + got + " but the ETag is " + info.etag,

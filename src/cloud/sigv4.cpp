@@ -9,22 +9,13 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/hex.h"
 
 namespace llmtune::cloud {
 
 namespace {
 
-const char kHex[] = "0123456789abcdef";
 const char kHexUpper[] = "0123456789ABCDEF";
-
-std::string to_hex(const unsigned char* p, size_t n) {
-    std::string out(n * 2, '0');
-    for (size_t i = 0; i < n; ++i) {
-        out[2 * i] = kHex[p[i] >> 4];
-        out[2 * i + 1] = kHex[p[i] & 15];
-    }
-    return out;
-}
 
 std::string lower(std::string s) {
     for (char& c : s)
@@ -200,7 +191,7 @@ std::string uri_decode(const std::string& text) {
 std::string sha256_hex(const std::string& data) {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-    return to_hex(md, sizeof md);
+    return hex_lower(md, sizeof md);
 }
 
 std::string hmac_sha256(const std::string& key, const std::string& data) {
@@ -270,7 +261,7 @@ SigV4Result sigv4_sign(const SigV4Request& request, const SigV4Params& params) {
     key = hmac_sha256(key, params.service);
     key = hmac_sha256(key, "aws4_request");
     std::string sig = hmac_sha256(key, result.string_to_sign);
-    std::string sig_hex = to_hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
+    std::string sig_hex = hex_lower(sig.data(), sig.size());
     result.signed_headers = signed_headers;
     result.headers.insert(
         result.headers.begin(),

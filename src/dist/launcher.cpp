@@ -44,22 +44,6 @@ bool failed(int status) {
     return !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 }
 
-// A loopback port that was free a moment ago (bound to port 0, then released).
-int free_loopback_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        const int err = errno;
-        if (fd >= 0) ::close(fd);
-        throw_io("cannot find a free port for --master-port 0: " + errno_text(err));
-    }
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 }  // namespace
 
@@ -228,6 +212,22 @@ void run_launch(const LaunchOptions& options, std::atomic<int>& signals) {
                     status_text(first_failure->status) + "; the job failed" + others,
                 "the first failed rank's own error (above) says why; resume from the last "
                 "checkpoint with: llmtune launch ... -- train CONFIG --resume");
+}
+
+int free_loopback_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        const int err = errno;
+        if (fd >= 0) ::close(fd);
+        throw_io("cannot find a free loopback port: " + errno_text(err));
+    }
+    ::close(fd);
+    return ntohs(a.sin_port);
 }
 
 }  // namespace llmtune::dist

@@ -40,6 +40,10 @@ struct LaunchOptions {
 // invalid_input naming each bad option.
 void validate_launch_options(const LaunchOptions& o);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released): for
+// --master-port 0, the rank benchmark and the tests. io error when none can be had.
+int free_loopback_port();
+
 // The environment of local rank `local_rank`: `base` (KEY=VALUE entries) with torchrun's
 // variables replaced or added.
 std::vector<std::string> rank_environment(const LaunchOptions& o, int local_rank,

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "common/error.h"
+#include "common/hex.h"
 
 namespace llmtune::service {
 
@@ -24,13 +25,7 @@ std::string Sha256::hex_digest() {
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(ctx_, md, &len) != 1)
         throw Error(ErrorKind::internal, "OpenSSL: SHA-256 final failed");
-    static const char* digits = "0123456789abcdef";
-    std::string out(len * 2, '0');
-    for (unsigned i = 0; i < len; ++i) {
-        out[2 * i] = digits[md[i] >> 4];
-        out[2 * i + 1] = digits[md[i] & 15];
-    }
-    return out;
+    return hex_lower(md, len);
 }
 
 std::string sha256_hex(std::string_view data) {

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "common/hex.h"
 
 namespace fs = std::filesystem;
 
@@ -33,13 +34,7 @@ std::string finish(EVP_MD_CTX* ctx) {
     unsigned int n = 0;
     if (EVP_DigestFinal_ex(ctx, md, &n) != 1)
         throw Error(ErrorKind::internal, "OpenSSL could not finish a SHA-256 digest");
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < n; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
+    return hex_lower(md, n);
 }
 
 }  // namespace
