@@ -2,7 +2,8 @@
 // token statistics and histogram) and a preview of the first examples as chat bubbles with the
 // trained text highlighted.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, get, type FileObject, type FileReport, type ReportItem, type ListPage, type ModelObject, type PreviewExample, type HistogramBin } from '../api';
+import { get, type FileObject, type FileReport, type ReportItem, type ListPage, type ModelObject, type PreviewExample, type HistogramBin } from '../api';
+import { DeleteButton } from '../components/delete_button';
 import { ErrorBox } from '../components/error_box';
 import { Histogram } from '../components/histogram';
 import { StatusChip } from '../components/status_chip';
@@ -21,7 +22,6 @@ export function FileDetail({ id, onDeleted, onStatus }: { id: string; onDeleted:
     lastStatus.current = f?.status ?? null;
   }, [f?.status]);
 
-  const [confirming, setConfirming] = useState(false);
   const [deleteError, setDeleteError] = useState<unknown>(null);
 
   if (file.error) return <ErrorBox error={file.error} />;
@@ -71,33 +71,13 @@ export function FileDetail({ id, onDeleted, onStatus }: { id: string; onDeleted:
       ) : null}
       {f.status === 'processed' ? <Preview fileId={f.id} /> : null}
       <div class="danger-zone">
-        {confirming ? (
-          <>
-            <span>Delete {f.filename}?</span>
-            <button
-              type="button"
-              class="danger"
-              onClick={async () => {
-                try {
-                  await del(`/files/${encodeURIComponent(f.id)}`);
-                  onDeleted();
-                } catch (e) {
-                  setDeleteError(e);
-                }
-                setConfirming(false);
-              }}
-            >
-              Yes, delete
-            </button>
-            <button type="button" class="link" onClick={() => setConfirming(false)}>
-              Keep it
-            </button>
-          </>
-        ) : (
-          <button type="button" class="link danger-link" onClick={() => setConfirming(true)}>
-            Delete file
-          </button>
-        )}
+        <DeleteButton
+          label="Delete file"
+          question={`Delete ${f.filename}?`}
+          path={`/files/${encodeURIComponent(f.id)}`}
+          onDeleted={onDeleted}
+          onError={setDeleteError}
+        />
         <ErrorBox error={deleteError} />
       </div>
     </article>

@@ -1,7 +1,8 @@
 // Models: base models, and fine-tuned models with their lineage (base, data, hyperparameters,
 // final metrics), export (GGUF or merged Hugging Face folder) and delete.
 import { useState } from 'preact/hooks';
-import { del, downloadFile, get, post, type Checkpoint, type Job, type ListPage, type ModelExport, type ModelObject } from '../api';
+import { downloadFile, get, post, type Checkpoint, type Job, type ListPage, type ModelExport, type ModelObject } from '../api';
+import { DeleteButton } from '../components/delete_button';
 import { ErrorBox } from '../components/error_box';
 import { useInterval, useLoad } from '../components/use_load';
 import { bytes, count, num, time } from '../format';
@@ -79,7 +80,6 @@ function FineTunedCard({ model, onDeleted }: { model: ModelObject; onDeleted: ()
     [jobId],
   );
   const [error, setError] = useState<unknown>(null);
-  const [confirming, setConfirming] = useState(false);
   const lineage = detail.data?.llmtune?.lineage;
   const j = job.data;
   const hp = j?.method?.supervised?.hyperparameters ?? j?.hyperparameters;
@@ -163,32 +163,7 @@ function FineTunedCard({ model, onDeleted }: { model: ModelObject; onDeleted: ()
         <a class="button-like" href={href('playground') + `?model=${encodeURIComponent(model.id)}&compare=${encodeURIComponent(model.llmtune?.base_model ?? '')}`}>
           Chat
         </a>
-        {confirming ? (
-          <>
-            <button
-              type="button"
-              class="danger"
-              onClick={async () => {
-                try {
-                  await del(`/models/${encodeURIComponent(model.id)}`);
-                  onDeleted();
-                } catch (e) {
-                  setError(e);
-                }
-                setConfirming(false);
-              }}
-            >
-              Yes, delete
-            </button>
-            <button type="button" class="link" onClick={() => setConfirming(false)}>
-              Keep it
-            </button>
-          </>
-        ) : (
-          <button type="button" class="link danger-link" onClick={() => setConfirming(true)}>
-            Delete
-          </button>
-        )}
+        <DeleteButton label="Delete" path={`/models/${encodeURIComponent(model.id)}`} onDeleted={onDeleted} onError={setError} />
       </div>
       <ErrorBox error={error} />
       <div class="exports">
