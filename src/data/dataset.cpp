@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <numeric>
 
@@ -313,15 +314,11 @@ ValidationReport convert_dataset(const std::string& path, const DataOptions& opt
     } scratch{all_path};
     scratch.f = std::fopen(all_path.c_str(), "wb");
     if (!scratch.f) throw_io(all_path + ": cannot create: " + errno_text(errno));
-    std::vector<uint64_t> hashes;
-    report = scan_dataset(
-        path, options,
-        [&](RecordKind, const std::string& line) {
-            if (std::fwrite(line.data(), 1, line.size(), scratch.f) != line.size() ||
-                std::fputc('\n', scratch.f) == EOF)
-                throw_io(all_path + ": write failed: " + errno_text(errno));
-        },
-        &hashes);
+    report = scan_dataset(path, options, [&](RecordKind, const std::string& line) {
+        if (std::fwrite(line.data(), 1, line.size(), scratch.f) != line.size() ||
+            std::fputc('\n', scratch.f) == EOF)
+            throw_io(all_path + ": write failed: " + errno_text(errno));
+    });
     try {
         enforce_strictness(report, options);
     } catch (const Error&) {
@@ -333,9 +330,17 @@ ValidationReport convert_dataset(const std::string& path, const DataOptions& opt
         throw_io(all_path + ": write failed: " + errno_text(errno));
     }
     scratch.f = nullptr;
-    // The plan keeps only the validation groups' keys; each record's side is decided again
-    // from its canonical line's hash as the scratch file is read back.
-    const SplitPlan plan = plan_split_groups(std::move(hashes), split);
+    // The plan reads the scratch file's hashes a few times instead of holding one per record,
+    // and keeps a key range plus the keys near its edge; each record's side is then decided
+    // from its canonical line's hash as the scratch file is read back once more.
+    auto for_each_hash = [&](const std::function<void(uint64_t)>& visit) {
+        LineReader lines(all_path, SIZE_MAX / 2);
+        std::string l;
+        while (lines.next(l))
+            visit(content_hash(l));
+    };
+    const SplitPlan plan =
+        plan_split_streaming(for_each_hash, static_cast<int64_t>(report.kept), split);
     AtomicFile train(outputs.out), val(val_path);
     LineWriter train_writer(train), val_writer(val);
     LineReader reader(all_path, SIZE_MAX / 2);

@@ -44,18 +44,19 @@ uint64_t content_hash(std::string_view text) {
     return content_hash128(text).lo;
 }
 
-SplitPlan::SplitPlan(std::vector<uint64_t> validation_keys, uint64_t seed_mix)
-    : validation_keys_(std::move(validation_keys)), seed_mix_(seed_mix) {}
+SplitPlan::SplitPlan(uint64_t below, std::vector<uint64_t> validation_keys, uint64_t seed_mix)
+    : below_(below), validation_keys_(std::move(validation_keys)), seed_mix_(seed_mix) {}
 
 bool SplitPlan::to_validation(uint64_t hash) const {
-    return std::binary_search(validation_keys_.begin(), validation_keys_.end(),
-                              mix64(hash ^ seed_mix_));
+    const uint64_t key = mix64(hash ^ seed_mix_);
+    return key < below_ ||
+           std::binary_search(validation_keys_.begin(), validation_keys_.end(), key);
 }
 
-SplitPlan plan_split_groups(std::vector<uint64_t> hashes, const SplitOptions& options) {
-    const uint64_t seed_mix = mix64(options.seed);
-    if (!options.enabled() || hashes.empty()) return SplitPlan({}, seed_mix);
-    int64_t n = static_cast<int64_t>(hashes.size());
+namespace {
+
+// How many records go to validation; invalid_input when that leaves none for training.
+int64_t validation_target(int64_t n, const SplitOptions& options) {
     int64_t target =
         options.count > 0
             ? options.count
@@ -64,30 +65,86 @@ SplitPlan plan_split_groups(std::vector<uint64_t> hashes, const SplitOptions& op
         throw_invalid("--split asks for " + std::to_string(target) + " validation records out of " +
                           std::to_string(n) + ", which leaves none for training",
                       "give a smaller fraction or count");
+    return target;
+}
+
+// The rule of the split: groups of equal keys (exact duplicates) are taken in key order until
+// `target` records are taken, passing over groups that would overshoot it. `sorted` continues
+// where the groups already taken (`taken` records) end; the keys taken are appended to `out`.
+// Returns the records taken in all.
+int64_t take_groups(const std::vector<uint64_t>& sorted, int64_t taken, int64_t target,
+                    std::vector<uint64_t>& out) {
+    for (size_t i = 0; i < sorted.size() && taken < target;) {
+        size_t j = i + 1;
+        while (j < sorted.size() && sorted[j] == sorted[i])
+            ++j;
+        const int64_t size = static_cast<int64_t>(j - i);
+        if (taken + size <= target) {
+            out.push_back(sorted[i]);
+            taken += size;
+        }
+        i = j;
+    }
+    return taken;
+}
+
+}  // namespace
+
+SplitPlan plan_split_groups(std::vector<uint64_t> hashes, const SplitOptions& options) {
+    const uint64_t seed_mix = mix64(options.seed);
+    if (!options.enabled() || hashes.empty()) return SplitPlan(0, {}, seed_mix);
+    const int64_t target = validation_target(static_cast<int64_t>(hashes.size()), options);
     // Each group of equal hashes gets the key mix64(hash ^ seed_mix). Both steps are
     // bijections on 64-bit words, so equal keys mean equal hashes: sorting the keys in place
     // gives the groups in key order with no copy and no per-group records (docs/architecture.md).
     for (uint64_t& h : hashes)
         h = mix64(h ^ seed_mix);
     std::sort(hashes.begin(), hashes.end());
-    // Take groups in key order until the target is reached, passing over groups that would
-    // overshoot it; the keys taken are compacted to the front (still sorted).
-    size_t kept = 0;
+    std::vector<uint64_t> taken_keys;
+    take_groups(hashes, 0, target, taken_keys);
+    return SplitPlan(0, std::move(taken_keys), seed_mix);
+}
+
+SplitPlan plan_split_streaming(
+    const std::function<void(const std::function<void(uint64_t)>&)>& for_each_hash,
+    int64_t count, const SplitOptions& options, size_t max_keys_per_pass) {
+    const uint64_t seed_mix = mix64(options.seed);
+    if (!options.enabled() || count == 0) return SplitPlan(0, {}, seed_mix);
+    const int64_t target = validation_target(count, options);
+    constexpr int kShift = 48;  // buckets by the top 16 bits of the key
+    std::vector<int64_t> histogram(size_t(1) << (64 - kShift), 0);
+    int64_t seen = 0;
+    for_each_hash([&](uint64_t h) {
+        ++histogram[mix64(h ^ seed_mix) >> kShift];
+        ++seen;
+    });
+    LLMTUNE_ASSERT(seen == count, "every record is visited once a pass");
+    // Equal keys share a bucket, so every group in the buckets before the first one that would
+    // overshoot the target fits: those are taken whole, as one key range.
+    size_t boundary = 0;
     int64_t taken = 0;
-    for (size_t i = 0; i < hashes.size() && taken < target;) {
-        size_t j = i + 1;
-        while (j < hashes.size() && hashes[j] == hashes[i])
-            ++j;
-        int64_t size = static_cast<int64_t>(j - i);
-        if (taken + size <= target) {
-            hashes[kept++] = hashes[i];
-            taken += size;
-        }
-        i = j;
+    while (boundary < histogram.size() && taken + histogram[boundary] <= target)
+        taken += histogram[boundary++];
+    const uint64_t below = static_cast<uint64_t>(boundary) << kShift;
+    // From the boundary on, the groups are decided one by one, a run of buckets a pass.
+    std::vector<uint64_t> taken_keys;
+    for (size_t lo = boundary; lo < histogram.size() && taken < target;) {
+        size_t hi = lo + 1;
+        size_t keys = static_cast<size_t>(histogram[lo]);
+        while (hi < histogram.size() && keys + static_cast<size_t>(histogram[hi]) <= max_keys_per_pass)
+            keys += static_cast<size_t>(histogram[hi++]);
+        std::vector<uint64_t> run;
+        run.reserve(keys);
+        for_each_hash([&](uint64_t h) {
+            const uint64_t key = mix64(h ^ seed_mix);
+            const size_t bucket = key >> kShift;
+            if (bucket >= lo && bucket < hi) run.push_back(key);
+        });
+        std::sort(run.begin(), run.end());
+        taken = take_groups(run, taken, target, taken_keys);
+        lo = hi;
     }
-    hashes.resize(kept);
-    hashes.shrink_to_fit();
-    return SplitPlan(std::move(hashes), seed_mix);
+    return SplitPlan(below, std::move(taken_keys), seed_mix);
 }
 
 std::vector<bool> plan_split(const std::vector<uint64_t>& hashes, const SplitOptions& options) {

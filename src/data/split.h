@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,10 +35,12 @@ uint64_t content_hash(std::string_view text);
 class SplitPlan {
   public:
     SplitPlan() = default;
-    SplitPlan(std::vector<uint64_t> validation_keys, uint64_t seed_mix);
+    // Validation: every key below `below`, and the keys listed (sorted).
+    SplitPlan(uint64_t below, std::vector<uint64_t> validation_keys, uint64_t seed_mix);
     bool to_validation(uint64_t hash) const;
 
   private:
+    uint64_t below_ = 0;
     std::vector<uint64_t> validation_keys_;  // sorted
     uint64_t seed_mix_ = 0;
 };
@@ -46,6 +49,15 @@ class SplitPlan {
 // place (move them in to keep the peak at one copy). invalid_input when the split would leave
 // no training records.
 SplitPlan plan_split_groups(std::vector<uint64_t> hashes, const SplitOptions& options);
+
+// The same plan for records that can be read again rather than held: `for_each_hash(visit)`
+// calls visit(hash) for each of the `count` records, in any order, and is called a few times.
+// Memory: a 64 Ki-bucket histogram of the keys, then the keys near the boundary of the
+// validation side, at most `max_keys_per_pass` at a time (a bucket is never split), so a file
+// of any size plans in a few MB.
+SplitPlan plan_split_streaming(
+    const std::function<void(const std::function<void(uint64_t)>&)>& for_each_hash,
+    int64_t count, const SplitOptions& options, size_t max_keys_per_pass = size_t(1) << 20);
 
 // For each record (by its content hash), whether it goes to validation.
 std::vector<bool> plan_split(const std::vector<uint64_t>& hashes, const SplitOptions& options);

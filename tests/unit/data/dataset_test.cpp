@@ -212,6 +212,51 @@ TEST(DataSplit, DeterministicSizedAndDuplicatesStayTogether) {
     EXPECT_EQ(expect_error([&] { parse_split("-2", 1); }, {"-2"}), "");
 }
 
+TEST(DataSplit, StreamingPlanEqualsTheInMemoryPlan) {
+    // Exact duplicates (groups of 1 to 40 records), so the boundary passes over groups.
+    std::vector<uint64_t> mixed;
+    for (int64_t i = 0; i < 300000; ++i)
+        mixed.push_back(content_hash("record " + std::to_string((i * 7919) % 250000)));
+    for (int i = 0; i < 40; ++i)
+        mixed.push_back(content_hash("popular"));
+    // Every record three times: a count that is not a multiple of 3 leaves room no group fits,
+    // so every key after the boundary is looked at, over many passes of at most 3000 keys.
+    std::vector<uint64_t> triples;
+    for (int i = 0; i < 60000; ++i)
+        triples.push_back(content_hash("triple " + std::to_string(i / 3)));
+    struct Case {
+        const std::vector<uint64_t>* hashes;
+        std::string value;
+        int min_passes;
+    };
+    const std::vector<Case> cases = {{&mixed, "0.1", 1},     {&mixed, "0.5", 1},
+                                     {&mixed, "0.97", 1},    {&mixed, "1", 1},
+                                     {&mixed, "3000", 1},    {&triples, "0.1", 1},
+                                     {&triples, "3001", 10}};
+    for (const Case& c : cases) {
+        for (uint64_t seed : {0ull, 7ull}) {
+            const std::vector<uint64_t>& hashes = *c.hashes;
+            SplitOptions o = parse_split(c.value, seed);
+            const std::vector<bool> want = plan_split(hashes, o);
+            int passes = 0;
+            auto for_each = [&](const std::function<void(uint64_t)>& visit) {
+                ++passes;
+                for (uint64_t h : hashes)
+                    visit(h);
+            };
+            const SplitPlan plan =
+                plan_split_streaming(for_each, static_cast<int64_t>(hashes.size()), o, 3000);
+            for (size_t i = 0; i < hashes.size(); ++i)
+                ASSERT_EQ(plan.to_validation(hashes[i]), want[i])
+                    << c.value << " seed " << seed << " record " << i;
+            EXPECT_GE(passes, c.min_passes) << c.value;
+        }
+    }
+    SplitOptions all = parse_split("300040", 1);
+    EXPECT_THROW(plan_split_streaming([&](const std::function<void(uint64_t)>&) {}, 300040, all),
+                 Error);
+}
+
 TEST(DataSplit, ConvertWritesBothSidesWithoutOverlap) {
     TempDir tmp;
     std::string text;
