@@ -104,6 +104,9 @@ ordered_json JobEstimator::estimate(const JobRecord& job, const std::string& har
     r.lora_dropout = r.method.lora ? spec.lora_dropout : 0.0;
     r.weight_bytes = 4;  // jobs train in f32 (make_train_config)
     r.gradient_checkpointing = false;
+    // The jobs API sets neither, so no suggestion names them (each one can be applied).
+    r.suggest_bf16 = false;
+    r.suggest_checkpointing = false;
     r.plan.batch_size = *spec.batch_size;
     r.plan.gradient_accumulation_steps = 1;
     r.plan.epochs = *spec.n_epochs;

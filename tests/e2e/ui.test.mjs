@@ -232,7 +232,8 @@ test('launch a job from the form, watch the loss chart gain points, the job succ
   // A configuration that does not fit is flagged, with the nearest settings that do.
   await page.getByLabel('Base model').selectOption('xl-llama');
   await page.getByRole('radio', { name: /Full/ }).check();
-  await page.getByLabel('Estimate for').fill('lambda/gpu_1x_a10');
+  // 80 GB: full fine-tuning of ~7B in f32 (weights, gradients, AdamW) does not fit; LoRA does.
+  await page.getByLabel('Estimate for').fill('lambda/gpu_1x_h100_sxm5');
   await page.locator('.estimate[aria-busy="false"] .verdict[data-fits="false"]').waitFor({ timeout: 30000 });
   assert.match(await page.locator('.estimate .verdict').textContent(), /Will not fit\. Peak [\d.]+ GB .*exceeds/);
   assert.match(await page.locator('.estimate .suggestions').textContent(), /What to change.*lora/s);
