@@ -12,38 +12,23 @@
 #include "cloud/s3_client.h"
 #include "support/test_support.h"
 #include "unit/cloud/s3rver_fixture.h"
+#include "unit/cloud/s3_test_util.h"
 
 using namespace llmtune;
 using namespace llmtune::cloud;
 
+using llmtune::test::random_bytes;
+using llmtune::test::expect_s3_error;
+
 namespace {
 
 const char* kBucket = "test-bucket";
-
-std::string random_bytes(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s)
-        c = static_cast<char>(rng());
-    return s;
-}
 
 class S3ClientTest : public ::testing::Test {
   protected:
     llmtune::test::TempDir dir;
     llmtune::test::S3rverProcess server{dir.file("s3"), kBucket};
 };
-
-template <typename F>
-S3Error expect_s3_error(F&& f) {
-    try {
-        f();
-    } catch (const S3Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no S3Error thrown";
-    return S3Error(ErrorKind::internal, "", "", "", 0);
-}
 
 }  // namespace
 

@@ -10,9 +10,12 @@
 #include <thread>
 
 #include "cloud/s3_client.h"
+#include "unit/cloud/s3_test_util.h"
 
 using namespace llmtune;
 using namespace llmtune::cloud;
+
+using llmtune::test::expect_s3_error;
 
 namespace {
 
@@ -59,17 +62,6 @@ std::string error_xml(const std::string& code, const std::string& message,
                       const std::string& extra = "") {
     return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code + "</Code><Message>" +
            message + "</Message>" + extra + "<RequestId>REQ123</RequestId></Error>";
-}
-
-template <typename F>
-S3Error expect_s3_error(F&& f) {
-    try {
-        f();
-    } catch (const S3Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no S3Error thrown";
-    return S3Error(ErrorKind::internal, "", "", "", 0);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "service/sha256.h"
 #include "support/test_support.h"
 #include "unit/cloud/s3rver_fixture.h"
+#include "unit/cloud/s3_test_util.h"
 
 using namespace llmtune;
 using namespace llmtune::service;
@@ -25,17 +26,11 @@ using llmtune::test::read_file;
 using llmtune::test::TempDir;
 namespace fs = std::filesystem;
 
+using llmtune::test::random_bytes;
+
 namespace {
 
 const char* kBucket = "blob-bucket";
-
-std::string random_bytes(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::string s(n, '\0');
-    for (auto& c : s)
-        c = static_cast<char>(rng());
-    return s;
-}
 
 class S3BlobStoreTest : public ::testing::Test {
   protected:
