@@ -221,9 +221,61 @@ size_t find_rewrite(std::string_view raw, size_t from) {
     static const bool avx2 = __builtin_cpu_supports("avx2");
     return avx2 ? find_rewrite_avx2(raw, from) : find_rewrite_sse2(raw, from);
 }
+
+// The same scan, sixty-four bytes a step, fused with the copy: raw[from, i) goes to `dst` as
+// it is scanned, so the text is read once. Masked loads and stores keep both to raw's end.
+__attribute__((target("avx512f,avx512bw,bmi,bmi2"))) size_t
+copy_until_rewrite_avx512(std::string_view raw, size_t from, char* dst) {
+    const char* d = raw.data();
+    const size_t n = raw.size();
+    const __m512i backslash = _mm512_set1_epi8('\\'), quote = _mm512_set1_epi8('"');
+    for (size_t i = from; i < n; i += 64) {
+        const size_t left = n - i;
+        const __mmask64 in = left >= 64 ? ~__mmask64(0) : _bzhi_u64(~0ull, unsigned(left));
+        __m512i here = _mm512_maskz_loadu_epi8(in, d + i);
+        _mm512_mask_storeu_epi8(dst + (i - from), in, here);
+        __mmask64 bs = _mm512_cmpeq_epi8_mask(here, backslash);
+        if (!bs) continue;
+        // The byte after each one; past raw's end it reads as 0, not a canonical escape.
+        const __mmask64 in_next =
+            left - 1 >= 64 ? ~__mmask64(0) : _bzhi_u64(~0ull, unsigned(left - 1));
+        __m512i next = _mm512_maskz_loadu_epi8(in_next, d + i + 1);
+        const __mmask64 ok = _mm512_cmpeq_epi8_mask(next, backslash) |
+                             _mm512_cmpeq_epi8_mask(next, quote) |
+                             _mm512_cmpeq_epi8_mask(next, _mm512_set1_epi8('n')) |
+                             _mm512_cmpeq_epi8_mask(next, _mm512_set1_epi8('t')) |
+                             _mm512_cmpeq_epi8_mask(next, _mm512_set1_epi8('r')) |
+                             _mm512_cmpeq_epi8_mask(next, _mm512_set1_epi8('b')) |
+                             _mm512_cmpeq_epi8_mask(next, _mm512_set1_epi8('f'));
+        for (uint64_t bad = bs & ~ok; bad; bad &= bad - 1) {
+            size_t p = i + static_cast<size_t>(__builtin_ctzll(bad));
+            if (starts_escape(d, p, from)) return p;
+        }
+    }
+    return n;
+}
+
+// Copies raw[from, i) to `dst` and returns i, the first backslash at or after `from` that
+// starts anything but a canonical escape (raw.size() when there is none). `dst` has room for
+// raw.size() - from bytes.
+size_t copy_until_rewrite(std::string_view raw, size_t from, char* dst) {
+    static const bool avx512 = __builtin_cpu_supports("avx512bw");
+    if (avx512) return copy_until_rewrite_avx512(raw, from, dst);
+    size_t i = find_rewrite(raw, from);
+    if (i == std::string_view::npos) i = raw.size();
+    std::memcpy(dst, raw.data() + from, i - from);
+    return i;
+}
 #else
 size_t find_rewrite(std::string_view raw, size_t from) {
     return find_rewrite_sse2(raw, from);
+}
+
+size_t copy_until_rewrite(std::string_view raw, size_t from, char* dst) {
+    size_t i = find_rewrite(raw, from);
+    if (i == std::string_view::npos) i = raw.size();
+    std::memcpy(dst, raw.data() + from, i - from);
+    return i;
 }
 #endif
 
@@ -232,15 +284,16 @@ size_t find_rewrite(std::string_view raw, size_t from) {
 bool append_canonical_string(std::string_view raw, std::string& out) {
     // Canonical escapes (\" \\ \b \f \n \r \t) stay in the run copied as is; only \/ and
     // \uXXXX are rewritten.
-    size_t start = 0, from = 0;
+    size_t from = 0;
     while (true) {
-        size_t i = find_rewrite(raw, from);
-        if (i == std::string_view::npos) {
-            out.append(raw.data() + start, raw.size() - start);
-            return true;
-        }
+        // Room for the rest (filling the bytes of a hot line buffer costs little), trimmed to
+        // what was copied.
+        const size_t at = out.size();
+        out.resize(at + raw.size() - from);
+        size_t i = copy_until_rewrite(raw, from, &out[at]);
+        out.resize(at + (i - from));
+        if (i == raw.size()) return true;
         if (i + 1 >= raw.size()) return false;
-        out.append(raw.data() + start, i - start);
         if (raw[i + 1] == '/') {
             out += '/';
             from = i + 2;
@@ -262,7 +315,6 @@ bool append_canonical_string(std::string_view raw, std::string& out) {
         } else {
             return false;  // not a JSON escape
         }
-        start = from;
     }
 }
 

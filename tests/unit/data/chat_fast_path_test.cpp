@@ -223,8 +223,9 @@ TEST(ChatFastPath, CanonicalStringsAreWhatTheGeneralPathWrites) {
     EXPECT_FALSE(append_canonical_string(R"(\uDE00)", out));
     EXPECT_FALSE(append_canonical_string(R"(\uD83Dx)", out));
     EXPECT_FALSE(append_canonical_string(R"(\a)", out));
-    // Escapes on both sides of a sixteen-byte boundary.
-    for (size_t pad = 0; pad < 40; ++pad) {
+    // Escapes on both sides of a 16-, 32- and 64-byte boundary (the SSE2, AVX2 and AVX-512
+    // scans), and raw text ending at every offset of a block.
+    for (size_t pad = 0; pad < 140; ++pad) {
         std::string raw = std::string(pad, 'x') + R"(\\\"\/\n\u00e9\\)" + std::string(pad, 'y');
         out.clear();
         ASSERT_TRUE(append_canonical_string(raw, out));
