@@ -433,6 +433,10 @@ TEST(HardwareCatalog, BuiltInCatalogHasTheRequiredFamiliesAndSourcedPrices) {
         }
     }
     EXPECT_GT(priced, 0);
+    // The SageMaker families carry their cited prices (data/hardware_catalog.yaml's header).
+    for (const char* name : {"aws-sagemaker/ml.g5.2xlarge", "aws-sagemaker/ml.g6.2xlarge",
+                             "aws-sagemaker/ml.p4d.24xlarge"})
+        EXPECT_TRUE(find_hardware(name, catalog, "/nonexistent").price_per_hour) << name;
     // The short name works when unique.
     EXPECT_EQ(find_hardware("ml.p5.48xlarge", catalog, "/x").accelerator_count, 8);
 }
