@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Unpacks the Debian packages of .gpu-bundle/debs (bench/gpu/bundle_deps.sh) into a private
+# PREFIX, never into /, and makes them usable from there:
+#   - the .pc files' /usr paths are rewritten to PREFIX/usr (Debian's say prefix=/usr);
+#   - absolute symbolic links are pointed into PREFIX;
+#   - PREFIX/bin/pkg-config runs the bundled pkgconf against PREFIX's .pc files only;
+#   - PREFIX/env.sh exports LLMTUNE_DEPS_* variables for the build and for running llmtune.
+# CMake config packages (nlohmann_json, yaml-cpp, simdjson, CLI11) are relocatable as
+# shipped. Works without dpkg (ar + tar) in case the machine has none.
+#
+# Usage: bench/gpu/deps_prefix.sh BUNDLE_DIR PREFIX
+set -euo pipefail
+[ $# -eq 2 ] || { echo "usage: $0 BUNDLE_DIR PREFIX" >&2; exit 2; }
+bundle="$(cd "$1" && pwd)"
+mkdir -p "$2"
+prefix="$(cd "$2" && pwd)"
+case "$prefix" in
+  / | /usr | /usr/* | /lib* | /bin* | /etc*) echo "deps_prefix: refusing PREFIX=$prefix" >&2; exit 2 ;;
+esac
+ls "$bundle"/debs/*.deb >/dev/null 2>&1 || { echo "deps_prefix: no debs in $bundle/debs" >&2; exit 3; }
+rm -rf "${prefix:?}"/*
+
+for d in "$bundle"/debs/*.deb; do
+  if command -v dpkg-deb >/dev/null; then
+    dpkg-deb -x "$d" "$prefix"
+  else
+    member="$(ar t "$d" | grep '^data\.tar')"
+    case "$member" in
+      *.xz) ar p "$d" "$member" | tar -xJ -C "$prefix" ;;
+      *.zst) ar p "$d" "$member" | zstd -dc | tar -x -C "$prefix" ;;
+      *.gz) ar p "$d" "$member" | tar -xz -C "$prefix" ;;
+      *) ar p "$d" "$member" | tar -x -C "$prefix" ;;
+    esac
+  fi
+done
+
+multiarch=x86_64-linux-gnu
+libdir="$prefix/usr/lib/$multiarch"
+
+# .pc files: every /usr path (prefix=, libdir=, -I/usr/..., -L/usr/...) into the prefix.
+while IFS= read -r -d '' pc; do
+  sed -E -i "s#(^|[=[:space:]]|-I|-L)/usr(/|\$|[[:space:]])#\\1${prefix}/usr\\2#g" "$pc"
+done < <(find "$prefix/usr" -name '*.pc' -print0)
+
+# Absolute symbolic links (a few -dev packages use them) into the prefix.
+while IFS= read -r -d '' link; do
+  target="$(readlink "$link")"
+  case "$target" in /*) ln -sfn "$prefix$target" "$link" ;; esac
+done < <(find "$prefix" -type l -print0)
+
+mkdir -p "$prefix/bin"
+cat > "$prefix/bin/pkg-config" <<EOF
+#!/bin/sh
+# pkgconf from the bundle, seeing only the bundle's .pc files.
+PKG_CONFIG_LIBDIR="$libdir/pkgconfig:$prefix/usr/share/pkgconfig" \\
+LD_LIBRARY_PATH="$libdir\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" \\
+exec "$prefix/usr/bin/pkgconf" "\$@"
+EOF
+chmod +x "$prefix/bin/pkg-config"
+
+cat > "$prefix/env.sh" <<EOF
+# Written by bench/gpu/deps_prefix.sh: source it before configuring or running llmtune.
+export LLMTUNE_DEPS_PREFIX="$prefix"
+# The prefix's libraries, for running llmtune (not exported as LD_LIBRARY_PATH, so python3,
+# cmake and nvcc keep the machine's own libraries).
+export LLMTUNE_DEPS_LIBDIR="$libdir"
+# CMake arguments: the prefix first in the search path, its pkg-config, its arch-specific and
+# generic headers, and -rpath-link so the linker finds the libraries' own dependencies.
+LLMTUNE_DEPS_CMAKE_ARGS=(
+  "-DPKG_CONFIG_EXECUTABLE=$prefix/bin/pkg-config"
+  "-DCMAKE_CXX_FLAGS=-isystem $prefix/usr/include/$multiarch -isystem $prefix/usr/include"
+  "-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$libdir"
+  "-DCMAKE_SHARED_LINKER_FLAGS=-Wl,-rpath-link,$libdir"
+  "-DCMAKE_MODULE_LINKER_FLAGS=-Wl,-rpath-link,$libdir"
+)
+export PKG_CONFIG="$prefix/bin/pkg-config"
+EOF
+echo "deps_prefix: $(ls "$bundle"/debs/*.deb | wc -l) packages unpacked into $prefix"
