@@ -36,6 +36,8 @@ done
 
 multiarch=x86_64-linux-gnu
 libdir="$prefix/usr/lib/$multiarch"
+# Runtime libraries land in both lib/<arch> and usr/lib/<arch>.
+libdirs="$libdir:$prefix/lib/$multiarch"
 
 # .pc files: every /usr path (prefix=, libdir=, -I/usr/..., -L/usr/...) into the prefix.
 while IFS= read -r -d '' pc; do
@@ -63,15 +65,15 @@ cat > "$prefix/env.sh" <<EOF
 export LLMTUNE_DEPS_PREFIX="$prefix"
 # The prefix's libraries, for running llmtune (not exported as LD_LIBRARY_PATH, so python3,
 # cmake and nvcc keep the machine's own libraries).
-export LLMTUNE_DEPS_LIBDIR="$libdir"
+export LLMTUNE_DEPS_LIBDIR="$libdirs"
 # CMake arguments: the prefix first in the search path, its pkg-config, its arch-specific and
 # generic headers, and -rpath-link so the linker finds the libraries' own dependencies.
 LLMTUNE_DEPS_CMAKE_ARGS=(
   "-DPKG_CONFIG_EXECUTABLE=$prefix/bin/pkg-config"
   "-DCMAKE_CXX_FLAGS=-isystem $prefix/usr/include/$multiarch -isystem $prefix/usr/include"
-  "-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$libdir"
-  "-DCMAKE_SHARED_LINKER_FLAGS=-Wl,-rpath-link,$libdir"
-  "-DCMAKE_MODULE_LINKER_FLAGS=-Wl,-rpath-link,$libdir"
+  "-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$libdirs"
+  "-DCMAKE_SHARED_LINKER_FLAGS=-Wl,-rpath-link,$libdirs"
+  "-DCMAKE_MODULE_LINKER_FLAGS=-Wl,-rpath-link,$libdirs"
 )
 export PKG_CONFIG="$prefix/bin/pkg-config"
 EOF
