@@ -81,24 +81,49 @@ uint64_t write_corpus(const std::string& path, double megabytes) {
     return bytes;
 }
 
+// The format checks of OpenAI's cookbook chat fine-tuning data-prep script, per line: a dict,
+// a non-empty "messages", each message with role and content and no unrecognized key, a known
+// role, a string content that is not empty (unless there is a function_call), and at least
+// one assistant message; errors counted by kind. The key and role sets are the ones llmtune
+// accepts (the cookbook's plus tool, tool_calls and tool_call_id).
 const char* kPythonValidator = R"PY(
 import json, sys
-ok = bad = 0
+from collections import defaultdict
+
+KEYS = ("role", "content", "name", "function_call", "tool_calls", "tool_call_id", "weight")
+ROLES = ("system", "user", "assistant", "tool", "function")
+errors = defaultdict(int)
+records = 0
 with open(sys.argv[1], encoding="utf-8") as f:
-    for n, line in enumerate(f, 1):
+    for line in f:
         if not line.strip():
             continue
+        records += 1
         try:
-            r = json.loads(line)
-            msgs = r["messages"]
-            assert isinstance(msgs, list) and msgs
-            for m in msgs:
-                assert m["role"] in ("system", "user", "assistant", "tool")
-                assert isinstance(m["content"], str)
-            ok += 1
-        except Exception as e:
-            bad += 1
-print(ok, bad)
+            ex = json.loads(line)
+            if not isinstance(ex, dict):
+                errors["data_type"] += 1
+                continue
+            messages = ex.get("messages", None)
+            if not messages:
+                errors["missing_messages_list"] += 1
+                continue
+            for message in messages:
+                if "role" not in message or "content" not in message:
+                    errors["message_missing_key"] += 1
+                if any(k not in KEYS for k in message):
+                    errors["message_unrecognized_key"] += 1
+                if message.get("role", None) not in ROLES:
+                    errors["unrecognized_role"] += 1
+                content = message.get("content", None)
+                function_call = message.get("function_call", None)
+                if (not content and not function_call) or not isinstance(content, str):
+                    errors["missing_content"] += 1
+            if not any(message.get("role", None) == "assistant" for message in messages):
+                errors["example_missing_assistant_message"] += 1
+        except (ValueError, TypeError, AttributeError):
+            errors["invalid"] += 1
+print(records, dict(errors))
 )PY";
 
 }  // namespace
@@ -170,7 +195,8 @@ ordered_json run_data_bench(const DataBenchOptions& o) {
         std::ofstream s(script);
         s << kPythonValidator;
     }
-    std::string cmd = o.python + " '" + script + "' '" + file + "' >/dev/null";
+    const std::string py_out = (tmp / "validate.out").string();
+    std::string cmd = o.python + " '" + script + "' '" + file + "' >'" + py_out + "'";
     Timing py = best_of(
         o.repeats,
         [&] {
@@ -179,6 +205,14 @@ ordered_json run_data_bench(const DataBenchOptions& o) {
                             "check that " + o.python + " runs");
         },
         true);
+    // Both sides must have checked the same records and found them all valid.
+    std::string py_said;
+    std::getline(std::ifstream(py_out), py_said);
+    if (py_said != std::to_string(report.kept) + " {}")
+        throw Error(ErrorKind::internal,
+                    "the Python validator says \"" + py_said + "\" for " +
+                        std::to_string(report.kept) + " valid records",
+                    "the two validators disagree; compare their checks");
 
     ordered_json out;
     out["benchmark"] = "data";

@@ -32,6 +32,31 @@ struct EntryLess {
 };
 constexpr EntryLess entry_less;
 
+// Sorts `v` by entry_less, using `tmp` as scratch. The hashes are uniform, so one counting pass
+// on the top 16 bits of hi scatters the entries into buckets of a few entries each, which are
+// then sorted on their own: about a third of std::sort's time on a full buffer.
+void sort_entries(std::vector<DuplicateFinder::Entry>& v,
+                  std::vector<DuplicateFinder::Entry>& tmp) {
+    constexpr int kBits = 16;
+    if (v.size() < (size_t(1) << 12)) {
+        std::sort(v.begin(), v.end(), entry_less);
+        return;
+    }
+    std::vector<uint32_t> start((size_t(1) << kBits) + 1, 0);
+    for (const auto& e : v)
+        ++start[(e.hi >> (64 - kBits)) + 1];
+    for (size_t b = 1; b < start.size(); ++b)
+        start[b] += start[b - 1];
+    tmp.resize(v.size());
+    std::vector<uint32_t> next(start.begin(), start.end() - 1);
+    for (const auto& e : v)
+        tmp[next[e.hi >> (64 - kBits)]++] = e;
+    for (size_t b = 0; b + 1 < start.size(); ++b)
+        if (start[b + 1] - start[b] > 1)
+            std::sort(tmp.begin() + start[b], tmp.begin() + start[b + 1], entry_less);
+    v.swap(tmp);
+}
+
 // Reads one sorted run back from the scratch file, a block at a time.
 class RunReader {
   public:
@@ -92,7 +117,7 @@ void DuplicateFinder::add(const ContentHash& hash, uint64_t line) {
 
 void DuplicateFinder::spill() {
     if (buf_.empty()) return;
-    std::sort(buf_.begin(), buf_.end(), entry_less);
+    sort_entries(buf_, sorted_);
     if (!scratch_) {
         scratch_ = std::tmpfile();
         if (!scratch_)
@@ -129,12 +154,13 @@ DuplicateFinder::Duplicates DuplicateFinder::finish(size_t max_listed) {
         have = true;
     };
     if (runs_.empty()) {
-        std::sort(buf_.begin(), buf_.end(), entry_less);
+        sort_entries(buf_, sorted_);
         for (const Entry& e : buf_)
             visit(e);
     } else {
         spill();
         std::vector<Entry>().swap(buf_);
+        std::vector<Entry>().swap(sorted_);
         std::vector<RunReader> readers;
         readers.reserve(runs_.size());
         for (const auto& [first, count] : runs_) {

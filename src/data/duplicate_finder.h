@@ -1,8 +1,9 @@
 // Exact duplicate records, found in memory that does not grow with the file.
 //
 // Each kept record adds the 128-bit XXH3 hash of its canonical line and its line number (24
-// bytes). Entries are sorted in a buffer of bounded size; a full buffer is written to an
-// anonymous scratch file (tmpfile(), in TMPDIR) as a sorted run, and finish() merges the runs.
+// bytes). Entries are sorted in a buffer of bounded size (and as much scratch for the sort); a
+// full buffer is written to an anonymous scratch file (tmpfile(), in TMPDIR) as a sorted run,
+// and finish() merges the runs.
 // Records whose hashes are equal are duplicates: a 128-bit collision between different lines
 // is about as likely as n^2 / 2^129 (1e-26 for a billion records).
 #pragma once
@@ -55,6 +56,7 @@ class DuplicateFinder {
 
     size_t capacity_;
     std::vector<Entry> buf_;
+    std::vector<Entry> sorted_;  // sort_entries' scratch, kept between runs
     std::FILE* scratch_ = nullptr;
     std::vector<std::pair<uint64_t, uint64_t>> runs_;  // (first entry, entry count) in scratch_
     uint64_t written_ = 0;
