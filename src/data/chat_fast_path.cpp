@@ -41,41 +41,56 @@ long hex4(std::string_view raw, size_t i) {
     return v;
 }
 
-// A code point as canonical JSON string content (as canonical_record.cpp writes it).
-void append_code_point(uint32_t cp, std::string& out) {
+// A code point as canonical JSON string content (as canonical_record.cpp writes it) at `o`;
+// returns the end. At most 6 bytes, never more than the \\uXXXX escape it came from.
+char* put_code_point(uint32_t cp, char* o) {
+    static const char hex[] = "0123456789abcdef";
+    auto two = [&](char e) {
+        o[0] = '\\';
+        o[1] = e;
+        return o + 2;
+    };
     if (cp < 0x20) {
         switch (cp) {
             case '\b':
-                out += "\\b";
-                return;
+                return two('b');
             case '\f':
-                out += "\\f";
-                return;
+                return two('f');
             case '\n':
-                out += "\\n";
-                return;
+                return two('n');
             case '\r':
-                out += "\\r";
-                return;
+                return two('r');
             case '\t':
-                out += "\\t";
-                return;
-            default: {
-                static const char hex[] = "0123456789abcdef";
-                out += "\\u00";
-                out += hex[cp >> 4];
-                out += hex[cp & 15];
-                return;
-            }
+                return two('t');
+            default:
+                std::memcpy(o, "\\u00", 4);
+                o[4] = hex[cp >> 4];
+                o[5] = hex[cp & 15];
+                return o + 6;
         }
     }
-    if (cp == '"') {
-        out += "\\\"";
-    } else if (cp == '\\') {
-        out += "\\\\";
-    } else {
-        append_utf8(out, cp);
+    if (cp == '"') return two('"');
+    if (cp == '\\') return two('\\');
+    if (cp < 0x80) {
+        *o = static_cast<char>(cp);
+        return o + 1;
     }
+    if (cp < 0x800) {
+        o[0] = static_cast<char>(0xC0 | (cp >> 6));
+        o[1] = static_cast<char>(0x80 | (cp & 0x3F));
+        return o + 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = static_cast<char>(0xE0 | (cp >> 12));
+        o[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = static_cast<char>(0x80 | (cp & 0x3F));
+        return o + 3;
+    }
+    o[0] = static_cast<char>(0xF0 | (cp >> 18));
+    o[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = static_cast<char>(0x80 | (cp & 0x3F));
+    return o + 4;
 }
 
 // The raw text between the quotes of a string token ("..." and maybe trailing spaces), or
@@ -222,31 +237,40 @@ size_t find_rewrite(std::string_view raw, size_t from) {
     return avx2 ? find_rewrite_avx2(raw, from) : find_rewrite_sse2(raw, from);
 }
 
+// The bytes a canonical escape's backslash may be followed by (" \\ n t r b f), each at its
+// own index of a 128-byte table; every other index holds a byte that differs from it.
+struct CanonicalFollowers {
+    alignas(64) uint8_t at[128] = {};
+    constexpr CanonicalFollowers() {
+        at[0] = 1;
+        for (char c : {'"', '\\', 'n', 't', 'r', 'b', 'f'})
+            at[static_cast<unsigned char>(c)] = static_cast<uint8_t>(c);
+    }
+};
+constexpr CanonicalFollowers kFollowers;
+
 // The same scan, sixty-four bytes a step, fused with the copy: raw[from, i) goes to `dst` as
-// it is scanned, so the text is read once. Masked loads and stores keep both to raw's end.
-__attribute__((target("avx512f,avx512bw,bmi,bmi2"))) size_t
+// it is scanned, so the text is read once. Masked loads and stores keep both to raw's end. A
+// backslash's follower is looked up in kFollowers (a byte of 0x80 or more finds a byte below
+// 0x80 there, never itself), so there is no branch on whether a block holds a backslash.
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2"))) size_t
 copy_until_rewrite_avx512(std::string_view raw, size_t from, char* dst) {
     const char* d = raw.data();
     const size_t n = raw.size();
-    const __m512i backslash = _mm512_set1_epi8('\\'), quote = _mm512_set1_epi8('"');
+    const __m512i backslash = _mm512_set1_epi8('\\');
+    const __m512i lo = _mm512_load_si512(kFollowers.at), hi = _mm512_load_si512(kFollowers.at + 64);
     for (size_t i = from; i < n; i += 64) {
         const size_t left = n - i;
         const __mmask64 in = left >= 64 ? ~__mmask64(0) : _bzhi_u64(~0ull, unsigned(left));
-        __m512i here = _mm512_maskz_loadu_epi8(in, d + i);
-        _mm512_mask_storeu_epi8(dst + (i - from), in, here);
-        __mmask64 bs = _mm512_cmpeq_epi8_mask(here, backslash);
-        if (!bs) continue;
         // The byte after each one; past raw's end it reads as 0, not a canonical escape.
         const __mmask64 in_next =
             left - 1 >= 64 ? ~__mmask64(0) : _bzhi_u64(~0ull, unsigned(left - 1));
-        __m512i next = _mm512_maskz_loadu_epi8(in_next, d + i + 1);
-        const __mmask64 ok = _mm512_cmpeq_epi8_mask(next, backslash) |
-                             _mm512_cmpeq_epi8_mask(next, quote) |
-                             _mm512_cmpeq_epi8_mask(next, _mm512_set1_epi8('n')) |
-                             _mm512_cmpeq_epi8_mask(next, _mm512_set1_epi8('t')) |
-                             _mm512_cmpeq_epi8_mask(next, _mm512_set1_epi8('r')) |
-                             _mm512_cmpeq_epi8_mask(next, _mm512_set1_epi8('b')) |
-                             _mm512_cmpeq_epi8_mask(next, _mm512_set1_epi8('f'));
+        const __m512i here = _mm512_maskz_loadu_epi8(in, d + i);
+        const __m512i next = _mm512_maskz_loadu_epi8(in_next, d + i + 1);
+        _mm512_mask_storeu_epi8(dst + (i - from), in, here);
+        const __mmask64 bs = _mm512_cmpeq_epi8_mask(here, backslash);
+        const __mmask64 ok =
+            _mm512_cmpeq_epi8_mask(_mm512_permutex2var_epi8(lo, next, hi), next);
         for (uint64_t bad = bs & ~ok; bad; bad &= bad - 1) {
             size_t p = i + static_cast<size_t>(__builtin_ctzll(bad));
             if (starts_escape(d, p, from)) return p;
@@ -259,7 +283,8 @@ copy_until_rewrite_avx512(std::string_view raw, size_t from, char* dst) {
 // starts anything but a canonical escape (raw.size() when there is none). `dst` has room for
 // raw.size() - from bytes.
 size_t copy_until_rewrite(std::string_view raw, size_t from, char* dst) {
-    static const bool avx512 = __builtin_cpu_supports("avx512bw");
+    static const bool avx512 =
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
     if (avx512) return copy_until_rewrite_avx512(raw, from, dst);
     size_t i = find_rewrite(raw, from);
     if (i == std::string_view::npos) i = raw.size();
@@ -281,46 +306,52 @@ size_t copy_until_rewrite(std::string_view raw, size_t from, char* dst) {
 
 }  // namespace
 
-bool append_canonical_string(std::string_view raw, std::string& out) {
-    // Canonical escapes (\" \\ \b \f \n \r \t) stay in the run copied as is; only \/ and
-    // \uXXXX are rewritten.
+char* write_canonical_string(std::string_view raw, char* out) {
+    // Canonical escapes (\" \\ \b \f \n \r \t) stay in the runs copied as they are; only \/
+    // and \uXXXX are rewritten, each into at most as many bytes as it had.
     size_t from = 0;
     while (true) {
-        // Room for the rest (filling the bytes of a hot line buffer costs little), trimmed to
-        // what was copied.
-        const size_t at = out.size();
-        out.resize(at + raw.size() - from);
-        size_t i = copy_until_rewrite(raw, from, &out[at]);
-        out.resize(at + (i - from));
-        if (i == raw.size()) return true;
-        if (i + 1 >= raw.size()) return false;
+        size_t i = copy_until_rewrite(raw, from, out);
+        out += i - from;
+        if (i == raw.size()) return out;
+        if (i + 1 >= raw.size()) return nullptr;
         if (raw[i + 1] == '/') {
-            out += '/';
+            *out++ = '/';
             from = i + 2;
         } else if (raw[i + 1] == 'u') {
             long cp = hex4(raw, i + 2);
-            if (cp < 0) return false;
+            if (cp < 0) return nullptr;
             from = i + 6;
-            if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a low surrogate first
+            if (cp >= 0xDC00 && cp <= 0xDFFF) return nullptr;  // a low surrogate first
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 // A high surrogate must be followed by \u and a low one.
                 if (from + 2 > raw.size() || raw[from] != '\\' || raw[from + 1] != 'u')
-                    return false;
+                    return nullptr;
                 long lo = hex4(raw, from + 2);
-                if (lo < 0xDC00 || lo > 0xDFFF) return false;
+                if (lo < 0xDC00 || lo > 0xDFFF) return nullptr;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 from += 6;
             }
-            append_code_point(static_cast<uint32_t>(cp), out);
+            out = put_code_point(static_cast<uint32_t>(cp), out);
         } else {
-            return false;  // not a JSON escape
+            return nullptr;  // not a JSON escape
         }
     }
+}
+
+bool append_canonical_string(std::string_view raw, std::string& out) {
+    const size_t at = out.size();
+    out.resize(at + raw.size());
+    char* end = write_canonical_string(raw, &out[at]);
+    if (!end) return false;
+    out.resize(static_cast<size_t>(end - out.data()));
+    return true;
 }
 
 struct ChatFastPath::Impl {
     simdjson::ondemand::parser parser{kFastPathMaxBytes};
     std::vector<MessageFacts> facts;
+    std::vector<char> line;  // the canonical line being built; only grows
 };
 
 ChatFastPath::ChatFastPath() : impl_(std::make_unique<Impl>()) {}
@@ -333,10 +364,53 @@ using simdjson::ondemand::field;
 using simdjson::ondemand::object;
 using simdjson::ondemand::value;
 
-const std::string_view kRoles[] = {"system", "user", "assistant", "tool", "function"};
+// The known role that canonical text `r` names, or an empty view.
+std::string_view known_role(std::string_view r) {
+    switch (r.size()) {
+        case 4:
+            if (std::memcmp(r.data(), "user", 4) == 0) return "user";
+            if (std::memcmp(r.data(), "tool", 4) == 0) return "tool";
+            break;
+        case 6:
+            if (std::memcmp(r.data(), "system", 6) == 0) return "system";
+            break;
+        case 8:
+            if (std::memcmp(r.data(), "function", 8) == 0) return "function";
+            break;
+        case 9:
+            if (std::memcmp(r.data(), "assistant", 9) == 0) return "assistant";
+            break;
+    }
+    return {};
+}
+
+// The canonical line, written through a cursor into a buffer that grows on demand.
+struct LineOut {
+    std::vector<char>& buf;
+    size_t n = 0;
+
+    // Room for `k` more bytes at the cursor.
+    char* room(size_t k) {
+        if (n + k > buf.size()) buf.resize(std::max(n + k, 2 * buf.size()));
+        return buf.data() + n;
+    }
+    template <size_t N>
+    void put(const char (&lit)[N]) {
+        std::memcpy(room(N - 1), lit, N - 1);
+        n += N - 1;
+    }
+    // A string's canonical content (never longer than its raw text); false for a bad escape.
+    bool put_string(std::string_view raw) {
+        char* end = write_canonical_string(raw, room(raw.size()));
+        if (!end) return false;
+        n = static_cast<size_t>(end - buf.data());
+        return true;
+    }
+    std::string_view since(size_t at) const { return {buf.data() + at, n - at}; }
+};
 
 // One message object into `out`; fills `facts`. False: not for the fast path.
-bool message(object& m, std::string& out, MessageFacts& facts) {
+bool message(object& m, LineOut& out, MessageFacts& facts) {
     std::string_view role_raw, content_raw, name_raw;
     int weight = -1;
     unsigned seen = 0;
@@ -367,30 +441,28 @@ bool message(object& m, std::string& out, MessageFacts& facts) {
         (which == 0 ? role_raw : which == 1 ? content_raw : name_raw) = inner;
     }
     if ((seen & 3u) != 3u) return false;  // role and content are required
-    out += "{\"role\":\"";
-    size_t role_at = out.size();
-    if (!append_canonical_string(role_raw, out)) return false;
-    std::string_view role(out.data() + role_at, out.size() - role_at);
-    facts.role = std::string_view();
-    for (std::string_view r : kRoles)
-        if (role == r) facts.role = r;
+    out.put("{\"role\":\"");
+    const size_t role_at = out.n;
+    if (!out.put_string(role_raw)) return false;
+    facts.role = known_role(out.since(role_at));
     if (facts.role.empty()) return false;
-    bool assistant = facts.role == "assistant";
+    const bool assistant = facts.role.size() == 9;
     if (weight >= 0 && !assistant) return false;
-    out += "\",\"content\":\"";
-    size_t content_at = out.size();
-    if (!append_canonical_string(content_raw, out)) return false;
-    facts.empty = assistant && canonical_blank(std::string_view(out).substr(content_at));
-    out += '"';
+    out.put("\",\"content\":\"");
+    const size_t content_at = out.n;
+    if (!out.put_string(content_raw)) return false;
+    facts.empty = assistant && canonical_blank(out.since(content_at));
+    out.put("\"");
     if (seen & 4u) {
-        out += ",\"name\":\"";
-        if (!append_canonical_string(name_raw, out)) return false;
-        out += '"';
+        out.put(",\"name\":\"");
+        if (!out.put_string(name_raw)) return false;
+        out.put("\"");
     }
     facts.calls = false;
     facts.untrained = weight == 0;
-    if (weight >= 0) out += weight ? ",\"weight\":1" : ",\"weight\":0";
-    out += '}';
+    if (weight == 1) out.put(",\"weight\":1");
+    if (weight == 0) out.put(",\"weight\":0");
+    out.put("}");
     return true;
 }
 
@@ -403,7 +475,8 @@ bool ChatFastPath::convert(std::string_view text, size_t capacity, std::string& 
     if (impl_->parser.iterate(text.data(), text.size(), capacity).get(doc)) return false;
     object top;
     if (doc.get_object().get(top)) return false;
-    line.assign("{\"messages\":[");
+    LineOut out{impl_->line};
+    out.put("{\"messages\":[");
     auto& facts = impl_->facts;
     facts.clear();
     bool seen = false;
@@ -417,15 +490,16 @@ bool ChatFastPath::convert(std::string_view text, size_t capacity, std::string& 
         for (auto er : list) {
             object m;
             if (std::move(er).get_object().get(m)) return false;
-            if (!facts.empty()) line += ',';
+            if (!facts.empty()) out.put(",");
             facts.emplace_back();
-            if (!message(m, line, facts.back())) return false;
+            if (!message(m, out, facts.back())) return false;
         }
         if (facts.empty()) return false;  // an empty list is an error
     }
     // Nothing may follow the object (the iterator is past its end only then).
     if (!seen || doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return false;
-    line += "]}";
+    out.put("]}");
+    line.assign(out.buf.data(), out.n);
     warnings.clear();
     check_conversation(facts, "", true, warnings);
     return true;

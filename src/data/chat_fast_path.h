@@ -52,5 +52,8 @@ class ChatFastPath {
 // (which must be valid UTF-8 without raw control characters). False for an invalid escape or a
 // lone surrogate, which the general path reports.
 bool append_canonical_string(std::string_view raw, std::string& out);
+// The same written at `out`, which has room for raw.size() bytes (the canonical form is never
+// longer); returns its end, or nullptr where append_canonical_string returns false.
+char* write_canonical_string(std::string_view raw, char* out);
 
 }  // namespace llmtune::data

@@ -34,7 +34,8 @@ TEST(DataDuplicates, SortedRunsOnDiskFindTheSameDuplicatesAsMemory) {
         records.push_back("record " + std::to_string(rng() % 3000));
     auto want = expected(records);
     ASSERT_GT(want.size(), 1000u);
-    for (size_t buffer : {size_t(1) << 20, size_t(24 * 100), size_t(24 * 16)}) {
+    // In memory, runs of 4500 (sorted by buckets), of 100 and of 16 (sorted directly).
+    for (size_t buffer : {size_t(1) << 20, size_t(24 * 4500), size_t(24 * 100), size_t(24 * 16)}) {
         DuplicateFinder f(buffer);
         for (size_t i = 0; i < records.size(); ++i)
             f.add(content_hash128(records[i]), i + 1);
