@@ -102,13 +102,10 @@ ordered_json JobEstimator::estimate(const JobRecord& job, const std::string& har
     r.method.lora_r = spec.lora_r;
     if (r.method.lora) r.method.lora_targets = train::resolve_lora_targets(spec.target_modules);
     r.lora_dropout = r.method.lora ? spec.lora_dropout : 0.0;
-    r.weight_bytes = 4;  // jobs train in f32 (make_train_config)
-    r.gradient_checkpointing = false;
-    // The jobs API sets neither, so no suggestion names them (each one can be applied).
-    r.suggest_bf16 = false;
-    r.suggest_checkpointing = false;
+    r.weight_bytes = spec.dtype == "bf16" ? 2 : 4;
+    r.gradient_checkpointing = spec.gradient_checkpointing;
     r.plan.batch_size = *spec.batch_size;
-    r.plan.gradient_accumulation_steps = 1;
+    r.plan.gradient_accumulation_steps = spec.gradient_accumulation_steps;
     r.plan.epochs = *spec.n_epochs;
     r.plan.max_steps = spec.max_steps;
     r.plan.eval_steps = job.validation_file.empty() ? 0 : spec.eval_steps;

@@ -116,7 +116,7 @@ JobSpec parse_job_spec(const ordered_json& body) {
         check_keys(x, p,
                    {"method", "lora", "max_seq_len", "packing", "eval_steps", "save_steps",
                     "max_steps", "learning_rate", "lr_scheduler_type", "warmup_steps", "backend",
-                    "ranks"});
+                    "ranks", "dtype", "gradient_checkpointing", "gradient_accumulation_steps"});
         s.ranks = get_int(x, "ranks", p, 1, 64, s.ranks);
         if (x.contains("backend") && !x["backend"].is_null()) {
             const auto& b = x["backend"];
@@ -157,6 +157,20 @@ JobSpec parse_job_spec(const ordered_json& body) {
             }
         }
         s.max_seq_len = get_int(x, "max_seq_len", p, 2, 1 << 20, s.max_seq_len);
+        if (x.contains("dtype") && !x["dtype"].is_null()) {
+            if (!x["dtype"].is_string() || (x["dtype"] != "f32" && x["dtype"] != "bf16"))
+                throw_invalid_param("llmtune.dtype",
+                                    "Invalid value for 'llmtune.dtype': expected 'f32' or 'bf16'.");
+            s.dtype = x["dtype"].get<std::string>();
+        }
+        if (x.contains("gradient_checkpointing") && !x["gradient_checkpointing"].is_null()) {
+            if (!x["gradient_checkpointing"].is_boolean())
+                throw_invalid_param("llmtune.gradient_checkpointing",
+                                    "'llmtune.gradient_checkpointing' must be a boolean.");
+            s.gradient_checkpointing = x["gradient_checkpointing"].get<bool>();
+        }
+        s.gradient_accumulation_steps = get_int(x, "gradient_accumulation_steps", p, 1, 1024,
+                                                s.gradient_accumulation_steps);
         if (x.contains("packing")) {
             if (!x["packing"].is_boolean())
                 throw_invalid_param("llmtune.packing", "'llmtune.packing' must be a boolean.");
@@ -181,6 +195,10 @@ JobSpec parse_job_spec(const ordered_json& body) {
             s.lr_scheduler_type = t.get<std::string>();
         }
     }
+    if (s.dtype == "bf16" && s.method == "full")
+        throw_invalid_param("llmtune.dtype",
+                            "'llmtune.dtype' bf16 is for the frozen base under LoRA; full "
+                            "fine-tuning trains in f32.");
     if (s.ranks > 1 && s.batch_size && *s.batch_size % s.ranks != 0)
         throw_invalid_param("llmtune.ranks",
                             "'batch_size' (" + std::to_string(*s.batch_size) +
@@ -239,6 +257,9 @@ ordered_json JobSpec::to_json() const {
     j["lr_scheduler_type"] = lr_scheduler_type;
     j["warmup_steps"] = warmup_steps;
     j["training_examples"] = training_examples;
+    j["dtype"] = dtype;
+    j["gradient_checkpointing"] = gradient_checkpointing;
+    j["gradient_accumulation_steps"] = gradient_accumulation_steps;
     if (!backend.is_null()) j["backend"] = backend;
     if (ranks != 1) j["ranks"] = ranks;
     return j;
@@ -264,6 +285,12 @@ JobSpec JobSpec::from_json(const ordered_json& j) {
     s.lr_scheduler_type = j["lr_scheduler_type"].get<std::string>();
     s.warmup_steps = j["warmup_steps"].get<int64_t>();
     s.training_examples = j["training_examples"].get<int64_t>();
+    // Specs stored before these settings existed train as they did then.
+    if (j.contains("dtype")) s.dtype = j["dtype"].get<std::string>();
+    if (j.contains("gradient_checkpointing"))
+        s.gradient_checkpointing = j["gradient_checkpointing"].get<bool>();
+    if (j.contains("gradient_accumulation_steps"))
+        s.gradient_accumulation_steps = j["gradient_accumulation_steps"].get<int64_t>();
     if (j.contains("backend")) s.backend = j["backend"];
     if (j.contains("ranks")) s.ranks = j["ranks"].get<int64_t>();
     return s;
@@ -274,7 +301,7 @@ ordered_json make_train_config(const JobSpec& s, const std::string& model_dir,
                                const std::string& output_dir, int64_t seed) {
     LLMTUNE_ASSERT(s.resolved(), "auto hyperparameters are resolved before a job is queued");
     ordered_json c;
-    c["model"] = {{"path", model_dir}, {"dtype", "f32"}};
+    c["model"] = {{"path", model_dir}, {"dtype", s.dtype}};
     if (s.method == "lora")
         c["lora"] = {{"r", s.lora_r},
                      {"alpha", s.lora_alpha},
@@ -291,6 +318,8 @@ ordered_json make_train_config(const JobSpec& s, const std::string& model_dir,
                       {"learning_rate", s.effective_learning_rate()},
                       {"lr_scheduler_type", s.lr_scheduler_type},
                       {"warmup_steps", s.warmup_steps},
+                      {"gradient_accumulation_steps", s.gradient_accumulation_steps},
+                      {"gradient_checkpointing", s.gradient_checkpointing},
                       {"seed", seed}};
     if (s.max_steps > 0) t["max_steps"] = s.max_steps;
     c["training"] = t;
@@ -298,8 +327,9 @@ ordered_json make_train_config(const JobSpec& s, const std::string& model_dir,
     int64_t save = s.save_steps;
     if (save == 0) {
         // About four checkpoints a run, so a crash or a pause loses little work.
-        int64_t rows = (s.training_examples + *s.batch_size - 1) / *s.batch_size;
-        int64_t total = s.max_steps > 0 ? s.max_steps : rows * *s.n_epochs;
+        const int64_t per_step = *s.batch_size * s.gradient_accumulation_steps;
+        const int64_t steps_per_epoch = (s.training_examples + per_step - 1) / per_step;
+        int64_t total = s.max_steps > 0 ? s.max_steps : steps_per_epoch * *s.n_epochs;
         save = std::max<int64_t>(1, total / 4);
     }
     c["output"] = {{"dir", output_dir}, {"save_steps", save}};

@@ -40,6 +40,12 @@ struct JobSpec {
     std::string lr_scheduler_type = "linear";
     int64_t warmup_steps = 0;
     int64_t training_examples = 0;  // set by resolve_auto
+    // The trainer's memory and speed settings (docs/config.md): the frozen base's dtype (bf16
+    // for LoRA only; adapters and optimizer state stay f32), recomputing each layer in
+    // backward, and micro-batches per optimizer step (batch_size rows each).
+    std::string dtype = "f32";
+    bool gradient_checkpointing = false;
+    int64_t gradient_accumulation_steps = 1;
     // llmtune.ranks: local data-parallel ranks (the worker runs under `llmtune launch`); the
     // global batch_size is split evenly across them, so it must be a multiple of ranks.
     int64_t ranks = 1;

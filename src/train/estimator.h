@@ -31,8 +31,8 @@ struct EstimateRequest {
     double lora_dropout = 0;
     int64_t weight_bytes = 4;    // base dtype: 4 = f32, 2 = bf16
     bool gradient_checkpointing = false;
-    // Whether suggestions may name these settings (a caller that cannot set them, like the
-    // jobs API today, turns them off so every suggestion can be applied).
+    // Whether suggestions may name these settings (a caller that cannot set them turns them
+    // off, so that every suggestion can be applied).
     bool suggest_checkpointing = true;
     bool suggest_bf16 = true;
     StepPlanOptions plan;

@@ -238,7 +238,7 @@ test('launch a job from the form, watch the loss chart gain points, the job succ
   assert.match(await page.locator('.estimate .verdict').textContent(), /Will not fit\. Peak [\d.]+ GB .*exceeds/);
   assert.match(await page.locator('.estimate .suggestions').textContent(), /What to change.*lora/s);
   await shoot(page, 'new-fine-tune-does-not-fit');
-  await page.locator('.estimate .suggestions').getByRole('button', { name: 'Apply method and batch size' }).first().click();
+  await page.locator('.estimate .suggestions').getByRole('button', { name: 'Apply these settings' }).first().click();
   assert.equal(await page.getByRole('radio', { name: /LoRA/ }).isChecked(), true);
   await page.getByLabel('Base model').selectOption('tiny-llama');
   await page.getByLabel('Estimate for').fill('lambda/gpu_1x_a100');

@@ -172,6 +172,50 @@ TEST(JobSpecParse, ChecksValuesAndNamesTheParameter) {
     EXPECT_EQ(param_of(R"({"hyperparameters":{"n_epochs":"auto","learning_rate_multiplier":0.5}})"), "accepted");
 }
 
+TEST(JobSpecParse, MemorySettingsReachTheTrainerConfig) {
+    auto param_of = [](const char* body) {
+        try {
+            parse_job_spec(ordered_json::parse(body));
+        } catch (const ServiceError& e) {
+            return e.param();
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(param_of(R"({"llmtune":{"dtype":"fp16"}})"), "llmtune.dtype");
+    EXPECT_EQ(param_of(R"({"llmtune":{"method":"full","dtype":"bf16"}})"), "llmtune.dtype");
+    EXPECT_EQ(param_of(R"({"llmtune":{"gradient_checkpointing":"yes"}})"),
+              "llmtune.gradient_checkpointing");
+    EXPECT_EQ(param_of(R"({"llmtune":{"gradient_accumulation_steps":0}})"),
+              "llmtune.gradient_accumulation_steps");
+
+    JobSpec s = parse_job_spec(ordered_json::parse(
+        R"({"llmtune":{"dtype":"bf16","gradient_checkpointing":true,"gradient_accumulation_steps":4}})"));
+    resolve_auto(s, 100);
+    // Stored and read back (the job row keeps to_json) ...
+    JobSpec back = JobSpec::from_json(s.to_json());
+    EXPECT_EQ(back.dtype, "bf16");
+    EXPECT_TRUE(back.gradient_checkpointing);
+    EXPECT_EQ(back.gradient_accumulation_steps, 4);
+    // ... and given to the trainer.
+    ordered_json c = make_train_config(back, "/m", "/t.jsonl", "", "/o", 1);
+    EXPECT_EQ(c["model"]["dtype"], "bf16");
+    EXPECT_EQ(c["training"]["gradient_checkpointing"], true);
+    EXPECT_EQ(c["training"]["gradient_accumulation_steps"], 4);
+    // Auto checkpoints: a quarter of the optimizer steps, each of batch_size x 4 examples:
+    // 100 examples, batch 2 (auto), 3 epochs -> 13 steps an epoch, 39 steps, every 9.
+    EXPECT_EQ(c["output"]["save_steps"], 39 / 4);
+
+    // A spec stored before these settings existed trains as it did then.
+    ordered_json old = JobSpec().to_json();
+    old.erase("dtype");
+    old.erase("gradient_checkpointing");
+    old.erase("gradient_accumulation_steps");
+    JobSpec o = JobSpec::from_json(old);
+    EXPECT_EQ(o.dtype, "f32");
+    EXPECT_FALSE(o.gradient_checkpointing);
+    EXPECT_EQ(o.gradient_accumulation_steps, 1);
+}
+
 TEST(JobSpecParse, AutoRulesDependOnDatasetSize) {
     JobSpec s;
     resolve_auto(s, 2);  // 2 * 3 < 100: ceil(100 / 2) = 50, capped at 25

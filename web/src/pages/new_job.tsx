@@ -22,6 +22,9 @@ interface Form {
   lora_r: string;
   lora_alpha: string;
   lora_dropout: string;
+  dtype: 'f32' | 'bf16';
+  gradient_checkpointing: boolean;
+  gradient_accumulation_steps: string;
   max_seq_len: string;
   packing: boolean;
   max_steps: string;
@@ -46,6 +49,9 @@ const DEFAULTS: Form = {
   lora_r: '8',
   lora_alpha: '16',
   lora_dropout: '0',
+  dtype: 'f32',
+  gradient_checkpointing: false,
+  gradient_accumulation_steps: '1',
   max_seq_len: '1024',
   packing: false,
   max_steps: '',
@@ -79,13 +85,18 @@ export function jobBody(f: Form): Record<string, unknown> {
     warmup_steps: number(f.warmup_steps, 'Warmup steps', true),
     eval_steps: number(f.eval_steps, 'Evaluate every', true),
     save_steps: number(f.save_steps, 'Checkpoint every', true),
+    gradient_checkpointing: f.gradient_checkpointing,
+    gradient_accumulation_steps: number(f.gradient_accumulation_steps, 'Gradient accumulation', true),
   };
-  if (f.method === 'lora')
+  if (f.method === 'lora') {
     llmtune.lora = {
       r: number(f.lora_r, 'LoRA rank', true),
       alpha: number(f.lora_alpha, 'LoRA alpha', false),
       dropout: number(f.lora_dropout, 'LoRA dropout', false),
     };
+    // A bf16 base is for LoRA only: full fine-tuning trains in f32.
+    llmtune.dtype = f.dtype;
+  }
   const maxSteps = number(f.max_steps, 'Max steps', true);
   if (maxSteps !== undefined) llmtune.max_steps = maxSteps;
   // The hardware the estimate is for: this machine's measured profile unless a catalog entry is named.
@@ -257,6 +268,12 @@ export function NewJob({ query }: { query: URLSearchParams }) {
                 <Field id="f-lora_dropout" label="LoRA dropout" help="0 to 1 (0).">
                   <input type="number" min={0} max={1} step="any" {...text('lora_dropout')} />
                 </Field>
+                <Field id="f-dtype" label="Base weights" help="bf16 halves the frozen base’s memory and is faster where the CPU or GPU has bf16 matmuls; adapters and optimizer state stay f32.">
+                  <select {...text('dtype')} onChange={(e) => set('dtype', (e.target as HTMLSelectElement).value as Form['dtype'])}>
+                    <option value="f32">f32</option>
+                    <option value="bf16">bf16</option>
+                  </select>
+                </Field>
               </div>
             ) : null}
           </fieldset>
@@ -286,6 +303,17 @@ export function NewJob({ query }: { query: URLSearchParams }) {
                   <input type="checkbox" checked={form.packing} onChange={(e) => set('packing', (e.target as HTMLInputElement).checked)} /> Packing
                 </label>
                 <p class="help">Pack short examples into full sequences (faster on short data).</p>
+              </div>
+            </div>
+            <div class="grid3">
+              <Field id="f-gradient_accumulation_steps" label="Gradient accumulation" help="Batches per optimizer step (1): a larger effective batch in the memory of one.">
+                <input type="number" min={1} max={1024} {...text('gradient_accumulation_steps')} />
+              </Field>
+              <div class="field checkbox-field">
+                <label>
+                  <input type="checkbox" checked={form.gradient_checkpointing} onChange={(e) => set('gradient_checkpointing', (e.target as HTMLInputElement).checked)} /> Gradient checkpointing
+                </label>
+                <p class="help">Recompute each layer in the backward pass: far less activation memory, about a third more time.</p>
               </div>
             </div>
             <details>
@@ -354,10 +382,15 @@ function verdictDetail(verdict: string | undefined): string {
   return rest[0].toUpperCase() + rest.slice(1) + (rest.endsWith('.') ? '' : '.');
 }
 
+// A suggestion's settings (method, dtype, gradient_checkpointing, batch_size,
+// gradient_accumulation_steps) into the form.
 function applySuggestion(f: Form, settings: Record<string, unknown>): Form {
   const out = { ...f };
   if (settings.method === 'lora' || settings.method === 'full') out.method = settings.method;
+  if (settings.dtype === 'f32' || settings.dtype === 'bf16') out.dtype = settings.dtype;
+  if (typeof settings.gradient_checkpointing === 'boolean') out.gradient_checkpointing = settings.gradient_checkpointing;
   if (typeof settings.batch_size === 'number') out.batch_size = String(settings.batch_size);
+  if (typeof settings.gradient_accumulation_steps === 'number') out.gradient_accumulation_steps = String(settings.gradient_accumulation_steps);
   return out;
 }
 
@@ -492,7 +525,7 @@ function EstimatePanel({
                     </span>
                     {s.settings ? (
                       <button type="button" class="link" onClick={() => onApply(s.settings!)}>
-                        Apply method and batch size
+                        Apply these settings
                       </button>
                     ) : null}
                   </li>
