@@ -21,8 +21,13 @@ inline torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tens
     // query heads.
     auto ke = k.unsqueeze(2).expand({b, nkv, g, s, hd}).reshape({b, nh, s, hd});
     auto ve = v.unsqueeze(2).expand({b, nkv, g, s, hd}).reshape({b, nh, s, hd});
-    // An undefined tensor is not "no mask" to SDPA: pass nullopt instead.
+    // An undefined tensor is not "no mask" to SDPA: pass nullopt instead. c10::optional is an
+    // alias of std::optional from torch 2.4 on, deprecated for removal since.
+#if TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 4
+    std::optional<at::Tensor> mask;
+#else
     c10::optional<at::Tensor> mask;
+#endif
     if (bias.defined()) mask = bias.to(q.scalar_type());
     return at::scaled_dot_product_attention(q, ke, ve, mask, 0.0, false, scale);
 #else
