@@ -12,6 +12,13 @@
 # - src/dist builds the NCCL process group when torch ships ProcessGroupNCCL.hpp; that header
 #   includes <nccl.h>, which pip's torch leaves to the nvidia-nccl wheel.
 
+# libtorch's headers need C++20 from 2.12/2.13 on (they #error out under C++17 by 2.14); up
+# to 2.11 C++17 is enough. Only those newer headers switch the whole build to C++20.
+if(Torch_VERSION VERSION_GREATER_EQUAL 2.12)
+  set(CMAKE_CXX_STANDARD 20)
+  message(STATUS "llmtune: libtorch ${Torch_VERSION} needs C++20; building as C++20")
+endif()
+
 set(LLMTUNE_TORCH_CUDA OFF)
 if(TORCH_CUDA_LIBRARIES OR TARGET torch_cuda OR TARGET c10_cuda)
   set(LLMTUNE_TORCH_CUDA ON)

@@ -177,7 +177,8 @@ QWEN05="$WORK/models/qwen2.5-0.5b"
 models() {
   set -e
   mkdir -p "$TOK" "$WORK/models"
-  xz -dc "$ROOT/.gpu-bundle/tokenizer/qwen3/tokenizer.json.xz" > "$TOK/tokenizer.json"
+  python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+    "$ROOT/.gpu-bundle/tokenizer/qwen3/tokenizer.json.xz" "$TOK/tokenizer.json"
   cp "$ROOT/.gpu-bundle/tokenizer/qwen3/tokenizer_config.json" "$TOK/"
   rm -rf "$TINY" "$QWEN05"
   "$LT" model init --arch qwen3 --preset tiny --tokenizer "$TOK" --out "$TINY" --seed 1

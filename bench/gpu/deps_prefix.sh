@@ -6,7 +6,7 @@
 #   - PREFIX/bin/pkg-config runs the bundled pkgconf against PREFIX's .pc files only;
 #   - PREFIX/env.sh exports LLMTUNE_DEPS_* variables for the build and for running llmtune.
 # CMake config packages (nlohmann_json, yaml-cpp, simdjson, CLI11) are relocatable as
-# shipped. Works without dpkg (ar + tar) in case the machine has none.
+# shipped. Works without dpkg (Python reads the archives) in case the machine has none.
 #
 # Usage: bench/gpu/deps_prefix.sh BUNDLE_DIR PREFIX
 set -euo pipefail
@@ -24,13 +24,29 @@ for d in "$bundle"/debs/*.deb; do
   if command -v dpkg-deb >/dev/null; then
     dpkg-deb -x "$d" "$prefix"
   else
-    member="$(ar t "$d" | grep '^data\.tar')"
-    case "$member" in
-      *.xz) ar p "$d" "$member" | tar -xJ -C "$prefix" ;;
-      *.zst) ar p "$d" "$member" | zstd -dc | tar -x -C "$prefix" ;;
-      *.gz) ar p "$d" "$member" | tar -xz -C "$prefix" ;;
-      *) ar p "$d" "$member" | tar -x -C "$prefix" ;;
-    esac
+    # A .deb is an ar archive whose data.tar.* member holds the files; Python reads both.
+    python3 - "$d" "$prefix" <<'PY'
+import io, sys, tarfile
+deb, dest = sys.argv[1], sys.argv[2]
+data = open(deb, "rb").read()
+assert data[:8] == b"!<arch>\n", deb + ": not an ar archive"
+pos = 8
+while pos + 60 <= len(data):
+    name = data[pos:pos + 16].decode().strip().rstrip("/")
+    size = int(data[pos + 48:pos + 58].decode().strip())
+    body = data[pos + 60:pos + 60 + size]
+    if name.startswith("data.tar"):
+        with tarfile.open(fileobj=io.BytesIO(body)) as t:
+            # Debian's own archives; their absolute symlinks are fixed up afterwards.
+            if hasattr(tarfile, "fully_trusted_filter"):
+                t.extractall(dest, filter="fully_trusted")
+            else:
+                t.extractall(dest)
+        break
+    pos += 60 + size + (size & 1)
+else:
+    sys.exit(deb + ": no data.tar member")
+PY
   fi
 done
 

@@ -10,6 +10,7 @@ path of the bundled dependencies.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -241,6 +242,7 @@ def cmd_lora_parity(args):
 
     def llmtune_run(device):
         out = os.path.join(w, f"parity_llmtune_{device}")
+        shutil.rmtree(out, ignore_errors=True)  # a re-run on a warm machine starts afresh
         cfg = os.path.join(w, f"parity_{device}.json")
         gc.lora_train_config(cfg, args.model, data, out, device=device, dtype="f32",
                              r=PARITY["r"], alpha=PARITY["alpha"],
@@ -252,6 +254,7 @@ def cmd_lora_parity(args):
 
     # The adapter llmtune starts from, for PEFT to start from too (same config, same seed).
     init_dir = os.path.join(w, "parity_init_adapter")
+    shutil.rmtree(init_dir, ignore_errors=True)
     cfg0 = os.path.join(w, "parity_init.json")
     gc.lora_train_config(cfg0, args.model, data, os.path.join(w, "unused"), device="cpu",
                          dtype="f32", r=PARITY["r"], alpha=PARITY["alpha"],
@@ -347,9 +350,7 @@ def cmd_interop(args):
     del peft_model, base
 
     merged = os.path.join(w, "merged_hf")
-    if os.path.exists(merged):
-        import shutil
-        shutil.rmtree(merged)
+    shutil.rmtree(merged, ignore_errors=True)
     run([args.llmtune, "export", "--model", args.model, "--adapter", adapter, "--format", "hf",
          "--dtype", "f32", "--out", merged], args)
     m, mproblems = load_hf(merged, torch.float32, "eager")
@@ -430,6 +431,7 @@ def cmd_throughput(args):
     llm = {}
     try:
         out = os.path.join(w, f"tput_llmtune_{seq}")
+        shutil.rmtree(out, ignore_errors=True)
         cfgp = os.path.join(w, f"tput_{seq}.json")
         gc.lora_train_config(cfgp, args.model, data, out, device="cuda", dtype="bf16", r=args.r,
                              alpha=2 * args.r, max_seq_len=seq, batch_size=batch,
