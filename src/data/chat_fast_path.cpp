@@ -417,12 +417,14 @@ bool message(object& m, LineOut& out, MessageFacts& facts) {
     for (auto fr : m) {
         field f;
         if (std::move(fr).get(f)) return false;
-        auto key = f.key();
-        int which = key.unsafe_is_equal("role")      ? 0
-                    : key.unsafe_is_equal("content") ? 1
-                    : key.unsafe_is_equal("name")    ? 2
-                    : key.unsafe_is_equal("weight")  ? 3
-                                                     : -1;
+        // The key's raw text and its closing quote (the padding makes reading past it safe);
+        // memcmp of a constant length compiles to a load and a compare.
+        const char* key = f.key().raw();
+        int which = std::memcmp(key, "role\"", 5) == 0      ? 0
+                    : std::memcmp(key, "content\"", 8) == 0 ? 1
+                    : std::memcmp(key, "name\"", 5) == 0    ? 2
+                    : std::memcmp(key, "weight\"", 7) == 0  ? 3
+                                                            : -1;
         if (which < 0 || (seen & (1u << which))) return false;  // another key, or a repeat
         seen |= 1u << which;
         value& v = f.value();
@@ -483,7 +485,7 @@ bool ChatFastPath::convert(std::string_view text, size_t capacity, std::string& 
     for (auto fr : top) {
         field f;
         if (std::move(fr).get(f)) return false;
-        if (seen || !f.key().unsafe_is_equal("messages")) return false;
+        if (seen || std::memcmp(f.key().raw(), "messages\"", 9) != 0) return false;
         seen = true;
         array list;
         if (f.value().get_array().get(list)) return false;

@@ -1,5 +1,6 @@
 #include "data/duplicate_finder.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 // On x86-64 the library's run-time dispatch picks AVX2 or AVX-512 where the CPU has them: a
@@ -14,6 +15,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <new>
 #include <queue>
 
 #include "common/error.h"
@@ -35,8 +38,7 @@ constexpr EntryLess entry_less;
 // Sorts `v` by entry_less, using `tmp` as scratch. The hashes are uniform, so one counting pass
 // on the top 16 bits of hi scatters the entries into buckets of a few entries each, which are
 // then sorted on their own: about a third of std::sort's time on a full buffer.
-void sort_entries(std::vector<DuplicateFinder::Entry>& v,
-                  std::vector<DuplicateFinder::Entry>& tmp) {
+void sort_entries(DuplicateFinder::Entries& v, DuplicateFinder::Entries& tmp) {
     constexpr int kBits = 16;
     if (v.size() < (size_t(1) << 12)) {
         std::sort(v.begin(), v.end(), entry_less);
@@ -97,6 +99,28 @@ class RunReader {
 
 }  // namespace
 
+template <class T>
+T* HugePageAllocator<T>::allocate(size_t n) {
+    constexpr size_t kHuge = size_t(2) << 20;
+    const size_t bytes = n * sizeof(T);
+    if (bytes < kHuge) return static_cast<T*>(::operator new(bytes));
+    const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+    void* p = std::aligned_alloc(kHuge, rounded);
+    if (!p) throw std::bad_alloc();
+    ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: small pages still work
+    return static_cast<T*>(p);
+}
+
+template <class T>
+void HugePageAllocator<T>::deallocate(T* p, size_t n) {
+    if (n * sizeof(T) < (size_t(2) << 20))
+        ::operator delete(p);
+    else
+        std::free(p);
+}
+
+template struct HugePageAllocator<DuplicateFinder::Entry>;
+
 ContentHash content_hash128(std::string_view text) {
     XXH128_hash_t h = XXH3_128bits(text.data(), text.size());
     return {h.high64, h.low64};
@@ -110,7 +134,7 @@ DuplicateFinder::~DuplicateFinder() {
 }
 
 void DuplicateFinder::add(const ContentHash& hash, uint64_t line) {
-    if (buf_.empty()) buf_.reserve(std::min<size_t>(capacity_, 1 << 16));
+    if (buf_.capacity() < capacity_) buf_.reserve(capacity_);
     buf_.push_back({hash.hi, hash.lo, line});
     if (buf_.size() == capacity_) spill();
 }
@@ -159,8 +183,8 @@ DuplicateFinder::Duplicates DuplicateFinder::finish(size_t max_listed) {
             visit(e);
     } else {
         spill();
-        std::vector<Entry>().swap(buf_);
-        std::vector<Entry>().swap(sorted_);
+        Entries().swap(buf_);
+        Entries().swap(sorted_);
         std::vector<RunReader> readers;
         readers.reserve(runs_.size());
         for (const auto& [first, count] : runs_) {

@@ -27,6 +27,22 @@ ContentHash content_hash128(std::string_view text);
 
 constexpr size_t kDefaultDuplicateBufferBytes = size_t(8) << 20;  // 349,525 records a run
 
+// An allocator that puts buffers of 2 MiB or more on transparent huge pages where the kernel
+// allows it (madvise mode): filling 8 MiB of entries takes 4 page faults instead of 2048.
+template <class T>
+struct HugePageAllocator {
+    using value_type = T;
+    HugePageAllocator() = default;
+    template <class U>
+    HugePageAllocator(const HugePageAllocator<U>&) {}
+    T* allocate(size_t n);
+    void deallocate(T* p, size_t n);
+    template <class U>
+    bool operator==(const HugePageAllocator<U>&) const { return true; }
+    template <class U>
+    bool operator!=(const HugePageAllocator<U>&) const { return false; }
+};
+
 class DuplicateFinder {
   public:
     explicit DuplicateFinder(size_t buffer_bytes = kDefaultDuplicateBufferBytes);
@@ -50,13 +66,14 @@ class DuplicateFinder {
     struct Entry {
         uint64_t hi, lo, line;
     };
+    using Entries = std::vector<Entry, HugePageAllocator<Entry>>;
 
   private:
     void spill();
 
     size_t capacity_;
-    std::vector<Entry> buf_;
-    std::vector<Entry> sorted_;  // sort_entries' scratch, kept between runs
+    Entries buf_;     // reserved at full capacity: pages are touched only as it fills
+    Entries sorted_;  // sort_entries' scratch, kept between runs
     std::FILE* scratch_ = nullptr;
     std::vector<std::pair<uint64_t, uint64_t>> runs_;  // (first entry, entry count) in scratch_
     uint64_t written_ = 0;
