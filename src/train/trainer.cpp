@@ -7,6 +7,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "model/hf_export.h"
 #include "model/loader.h"
 #include "model/lora.h"
 #include "model/model_config.h"
@@ -87,21 +88,22 @@ void copy_file_atomic(const std::string& from, const std::string& to) {
 }
 
 // Full fine-tuning's result: a Hugging Face directory the loader, transformers and
-// `llmtune export` read. The weights are f32 (what was trained); config.json says so.
+// `llmtune export` read. The weights are f32 (what was trained); config.json says so. Unlike
+// model::export_hf it writes into the run's existing output directory, beside its other files,
+// but it copies the same files from the base.
 std::vector<std::string> write_full_model(model::CausalLM& lm, const std::string& base_dir,
                                           const std::string& out_dir) {
     model::write_checkpoint(out_dir, model::model_state(lm));
     ordered_json cfg = read_ordered_json_file(base_dir + "/config.json");
     cfg["torch_dtype"] = "float32";
+    if (cfg.contains("dtype")) cfg["dtype"] = "float32";  // newer transformers' key
     write_json_file(out_dir + "/config.json", cfg);
     std::vector<std::string> files = {"config.json"};
     for (const auto& e : fs::directory_iterator(out_dir))
         if (e.path().extension() == ".safetensors" ||
             e.path().filename() == "model.safetensors.index.json")
             files.push_back(e.path().filename().string());
-    for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json",
-                             "special_tokens_map.json", "tokenizer.model", "chat_template.jinja",
-                             "added_tokens.json", "vocab.json", "merges.txt"}) {
+    for (const auto& name : model::hf_export_copied_files()) {
         const std::string src = base_dir + "/" + name;
         if (fs::exists(src)) {
             copy_file_atomic(src, out_dir + "/" + name);
