@@ -37,8 +37,7 @@ double lowest_of(torch::Dtype dtype) {
 
 }  // namespace
 
-Batch make_padded_batch(const std::vector<const data::TrainingExample*>& rows, int32_t pad_id,
-                        torch::Dtype /*bias_dtype*/) {
+Batch make_padded_batch(const std::vector<const data::TrainingExample*>& rows, int32_t pad_id) {
     if (rows.empty()) throw_invalid("a batch needs at least one example");
     int64_t t = 0;
     for (size_t r = 0; r < rows.size(); ++r) {

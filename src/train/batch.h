@@ -29,11 +29,9 @@ struct Batch {
 
 // One example per row, right-padded with `pad_id` to the longest row. attention_bias stays
 // undefined (plain causal): padding sits after every real token and is never a target, so no
-// real position attends to it. position_ids are [0, T) on every row. `bias_dtype` is unused
-// (kept so both builders take the same arguments). invalid_input when `rows` is empty or an
-// example is empty or has targets and input_ids of different lengths.
-Batch make_padded_batch(const std::vector<const data::TrainingExample*>& rows, int32_t pad_id,
-                        torch::Dtype bias_dtype);
+// real position attends to it. position_ids are [0, T) on every row. invalid_input when `rows`
+// is empty or an example is empty or has targets and input_ids of different lengths.
+Batch make_padded_batch(const std::vector<const data::TrainingExample*>& rows, int32_t pad_id);
 
 // Several examples per row (a packing plan's rows, data/packing.h), each row filled to
 // `row_len` with `pad_id`. Position ids restart at 0 for each example; attention_bias is

@@ -216,7 +216,7 @@ Batch build_batch(const std::vector<data::TrainingExample>& examples,
         std::vector<const data::TrainingExample*> padded;
         for (int64_t r : row_ids)
             padded.push_back(&examples[static_cast<size_t>(rows[static_cast<size_t>(r)][0])]);
-        b = make_padded_batch(padded, layout.pad_id, layout.bias_dtype);
+        b = make_padded_batch(padded, layout.pad_id);
     }
     return layout.device.is_cpu() ? b : batch_to(b, layout.device);
 }

@@ -33,7 +33,7 @@ TEST(TrainingExample, TargetCountCountsNonIgnored) {
 
 TEST(Batch, PaddedRowsAreRightPaddedWithoutBias) {
     auto a = example(3, 10), b = example(5, 20, 2);
-    Batch batch = make_padded_batch({&a, &b}, 0, torch::kFloat32);
+    Batch batch = make_padded_batch({&a, &b}, 0);
     ASSERT_EQ(batch.input_ids.sizes(), (std::vector<int64_t>{2, 5}));
     EXPECT_FALSE(batch.attention_bias.defined());
     EXPECT_TRUE(torch::equal(batch.input_ids,
@@ -49,11 +49,11 @@ TEST(Batch, PaddedRowsAreRightPaddedWithoutBias) {
 TEST(Batch, RejectsBadInput) {
     TrainingExample empty;
     auto a = example(3, 1);
-    EXPECT_THROW(make_padded_batch({}, 0, torch::kFloat32), Error);
-    EXPECT_THROW(make_padded_batch({&empty}, 0, torch::kFloat32), Error);
+    EXPECT_THROW(make_padded_batch({}, 0), Error);
+    EXPECT_THROW(make_padded_batch({&empty}, 0), Error);
     auto bad = a;
     bad.targets.pop_back();
-    EXPECT_THROW(make_padded_batch({&bad}, 0, torch::kFloat32), Error);
+    EXPECT_THROW(make_padded_batch({&bad}, 0), Error);
     EXPECT_THROW(make_packed_batch({{&a, &a}}, 5, 0, torch::kFloat32), Error);  // 6 > 5
 }
 
@@ -136,7 +136,7 @@ TEST(Batch, PackedExamplesGetTheLogitsTheyGetAlone) {
             << "example at row " << p.row << " offset " << p.at;
     }
     // Padded rows (plain causal, no bias) agree with the lone runs too.
-    Batch padded = make_padded_batch({&a, &b}, 0, torch::kFloat32);
+    Batch padded = make_padded_batch({&a, &b}, 0);
     model::ForwardArgs pargs;
     pargs.input_ids = padded.input_ids;
     pargs.position_ids = padded.position_ids;
