@@ -65,7 +65,11 @@ uint64_t write_corpus(const std::string& path, double megabytes) {
             s += (i ? " " : "") + std::string(words[rng() % 14]);
         return s;
     };
+    // Written in 1 MiB pieces, so the file sits in the page cache in large folios, as a file
+    // read back from disk does (readahead). Through ofstream's 8 KiB buffer it sat in small
+    // ones, and the kernel's read() of it cost 3.5 times as much for llmtune and Python alike.
     std::ofstream out(path, std::ios::binary);
+    std::string chunk;
     uint64_t bytes = 0, target = static_cast<uint64_t>(megabytes * 1e6);
     for (uint64_t i = 0; bytes < target; ++i) {
         std::string line =
@@ -74,9 +78,15 @@ uint64_t write_corpus(const std::string& path, double megabytes) {
             sentence(5 + static_cast<int>(rng() % 40)) + " #" + std::to_string(i) +
             "\"}, {\"role\": \"assistant\", \"content\": \"" +
             sentence(10 + static_cast<int>(rng() % 200)) + "\"}]}\n";
-        out << line;
+        chunk += line;
         bytes += line.size();
+        if (chunk.size() >= (size_t(1) << 20)) {
+            out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+            chunk.clear();
+        }
     }
+    out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    out.close();
     if (!out) throw_io(path + ": write failed");
     return bytes;
 }
