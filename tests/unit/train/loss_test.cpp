@@ -213,6 +213,26 @@ TEST(LmHeadCrossEntropy, ChunkedEqualsUnchunked) {
     expect_close(g_ours[1], g_ref[1], 1e-5, 1e-6, "dw");
 }
 
+// The torch-ops path (what a GPU runs, where the row kernel cannot read the logits), taken
+// here by f64 tensors: the same loss, count and gradients as the unfused reference.
+TEST(LmHeadCrossEntropy, TorchOpsPathEqualsTheReference) {
+    torch::manual_seed(9);
+    const int64_t N = 11, H = 16, V = 40;
+    auto h = torch::randn({N, H}, torch::kFloat64).requires_grad_();
+    auto w = torch::randn({V, H}, torch::kFloat64).requires_grad_();
+    auto t = torch::randint(0, V, {N}, torch::kInt64);
+    auto ours = lm_head_cross_entropy(h, w, t, /*chunk_rows=*/4);
+    auto logits = torch::matmul(h, w.t());
+    auto ref = F::cross_entropy(logits, t, F::CrossEntropyFuncOptions().reduction(torch::kSum));
+    // The summed loss is kept in f32, whatever the model dtype.
+    EXPECT_NEAR(ours.loss_sum.item<double>(), ref.item<double>(), 1e-5 * ref.item<double>());
+    EXPECT_EQ(ours.correct.item<int64_t>(), (logits.argmax(-1) == t).sum().item<int64_t>());
+    auto g_ours = torch::autograd::grad({ours.loss_sum.to(torch::kFloat64) * 1.5}, {h, w});
+    auto g_ref = torch::autograd::grad({ref * 1.5}, {h, w});
+    expect_close(g_ours[0], g_ref[0], 1e-6, 1e-9, "dh");
+    expect_close(g_ours[1], g_ref[1], 1e-6, 1e-9, "dw");
+}
+
 // Only one input needs a gradient (a frozen lm_head under LoRA; a frozen trunk).
 TEST(LmHeadCrossEntropy, GradientOnlyWhereRequested) {
     torch::manual_seed(8);
