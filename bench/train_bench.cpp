@@ -274,6 +274,18 @@ ordered_json run_train_bench_config(const TrainBenchOptions& o, const std::strin
 namespace {
 
 
+// Runs a shell command and returns its standard output and its wait status (pclose's).
+std::pair<std::string, int> run_capturing(const std::string& cmd, const std::string& what) {
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (!pipe) throw_io("cannot start " + what + ": " + errno_text(errno));
+    std::string output;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
+        output.append(buf, n);
+    return {output, pclose(pipe)};
+}
+
 // `cmd` (one configuration's child command, with --threads 1) as R ranks for each R in o.ranks, one thread
 // each; rank 0's line, with the scaling efficiency against the 1-rank run when there is one.
 std::vector<ordered_json> run_ranks(const TrainBenchOptions& o, const std::string& cmd,
@@ -300,14 +312,7 @@ std::vector<ordered_json> run_ranks(const TrainBenchOptions& o, const std::strin
                 e += c == '\'' ? std::string("'\\''") : std::string(1, c);
             return e;
         }() + "'";
-        FILE* pipe = popen(full.c_str(), "r");
-        if (!pipe) throw_io("cannot start the benchmark ranks: " + errno_text(errno));
-        std::string output;
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
-            output.append(buf, n);
-        const int status = pclose(pipe);
+        const auto [output, status] = run_capturing(full, "the benchmark ranks");
         ordered_json line;
         const auto start = output.find('{');
         if (status == 0 && start != std::string::npos) {
@@ -350,14 +355,7 @@ std::vector<ordered_json> run_train_bench(const TrainBenchOptions& o,
                 lines.push_back(line);
             continue;
         }
-        FILE* pipe = popen(cmd.c_str(), "r");
-        if (!pipe) throw_io("cannot start the benchmark child process: " + errno_text(errno));
-        std::string output;
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
-            output.append(buf, n);
-        const int status = pclose(pipe);
+        const auto [output, status] = run_capturing(cmd, "the benchmark child process");
         ordered_json line;
         if (status == 0) {
             // The child prints exactly one JSON line.
