@@ -152,15 +152,17 @@ TEST(JobStore, EventsAndCheckpoints) {
     EXPECT_EQ(ck.items[1].metrics_json, R"({"train_loss":1.5})");
 }
 
+// The param a create-job body is refused for, or "accepted".
+static std::string param_of(const char* body) {
+    try {
+        parse_job_spec(ordered_json::parse(body));
+    } catch (const ServiceError& e) {
+        return e.param();
+    }
+    return "accepted";
+}
+
 TEST(JobSpecParse, ChecksValuesAndNamesTheParameter) {
-    auto param_of = [](const char* body) {
-        try {
-            parse_job_spec(ordered_json::parse(body));
-        } catch (const ServiceError& e) {
-            return e.param();
-        }
-        return std::string("accepted");
-    };
     EXPECT_EQ(param_of(R"({"method":{"type":"supervised","supervised":{"hyperparameters":{"n_epochs":0}}}})"),
               "method.supervised.hyperparameters.n_epochs");
     EXPECT_EQ(param_of(R"({"hyperparameters":{"batch_size":"big"}})"), "hyperparameters.batch_size");
@@ -173,14 +175,6 @@ TEST(JobSpecParse, ChecksValuesAndNamesTheParameter) {
 }
 
 TEST(JobSpecParse, MemorySettingsReachTheTrainerConfig) {
-    auto param_of = [](const char* body) {
-        try {
-            parse_job_spec(ordered_json::parse(body));
-        } catch (const ServiceError& e) {
-            return e.param();
-        }
-        return std::string("accepted");
-    };
     EXPECT_EQ(param_of(R"({"llmtune":{"dtype":"fp16"}})"), "llmtune.dtype");
     EXPECT_EQ(param_of(R"({"llmtune":{"method":"full","dtype":"bf16"}})"), "llmtune.dtype");
     EXPECT_EQ(param_of(R"({"llmtune":{"gradient_checkpointing":"yes"}})"),
