@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 namespace llmtune::data {
@@ -253,8 +254,8 @@ constexpr CanonicalFollowers kFollowers;
 // it is scanned, so the text is read once. Masked loads and stores keep both to raw's end. A
 // backslash's follower is looked up in kFollowers (a byte of 0x80 or more finds a byte below
 // 0x80 there, never itself), so there is no branch on whether a block holds a backslash.
-__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2"))) size_t
-copy_until_rewrite_avx512(std::string_view raw, size_t from, char* dst) {
+__attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2"))) size_t copy_until_rewrite_avx512(
+    std::string_view raw, size_t from, char* dst) {
     const char* d = raw.data();
     const size_t n = raw.size();
     const __m512i backslash = _mm512_set1_epi8('\\');
@@ -269,8 +270,7 @@ copy_until_rewrite_avx512(std::string_view raw, size_t from, char* dst) {
         const __m512i next = _mm512_maskz_loadu_epi8(in_next, d + i + 1);
         _mm512_mask_storeu_epi8(dst + (i - from), in, here);
         const __mmask64 bs = _mm512_cmpeq_epi8_mask(here, backslash);
-        const __mmask64 ok =
-            _mm512_cmpeq_epi8_mask(_mm512_permutex2var_epi8(lo, next, hi), next);
+        const __mmask64 ok = _mm512_cmpeq_epi8_mask(_mm512_permutex2var_epi8(lo, next, hi), next);
         for (uint64_t bad = bs & ~ok; bad; bad &= bad - 1) {
             size_t p = i + static_cast<size_t>(__builtin_ctzll(bad));
             if (starts_escape(d, p, from)) return p;
@@ -364,21 +364,38 @@ using simdjson::ondemand::field;
 using simdjson::ondemand::object;
 using simdjson::ondemand::value;
 
+// Whether the 4 to 16 bytes at `p` are those of the literal: two overlapping word compares
+// (GCC calls memcmp for some of these lengths).
+template <size_t N>
+bool same_bytes(const char* p, const char (&lit)[N]) {
+    constexpr size_t n = N - 1;
+    static_assert(n >= 4 && n <= 16, "4 to 16 bytes");
+    using Word = std::conditional_t<(n >= 8), uint64_t, uint32_t>;
+    constexpr size_t w = sizeof(Word);
+    Word a, b, c, d;
+    std::memcpy(&a, p, w);
+    std::memcpy(&b, lit, w);
+    std::memcpy(&c, p + n - w, w);
+    std::memcpy(&d, lit + n - w, w);
+    return ((a ^ b) | (c ^ d)) == 0;
+}
+
 // The known role that canonical text `r` names, or an empty view.
 std::string_view known_role(std::string_view r) {
+    const char* p = r.data();
     switch (r.size()) {
         case 4:
-            if (std::memcmp(r.data(), "user", 4) == 0) return "user";
-            if (std::memcmp(r.data(), "tool", 4) == 0) return "tool";
+            if (same_bytes(p, "user")) return "user";
+            if (same_bytes(p, "tool")) return "tool";
             break;
         case 6:
-            if (std::memcmp(r.data(), "system", 6) == 0) return "system";
+            if (same_bytes(p, "system")) return "system";
             break;
         case 8:
-            if (std::memcmp(r.data(), "function", 8) == 0) return "function";
+            if (same_bytes(p, "function")) return "function";
             break;
         case 9:
-            if (std::memcmp(r.data(), "assistant", 9) == 0) return "assistant";
+            if (same_bytes(p, "assistant")) return "assistant";
             break;
     }
     return {};
@@ -417,14 +434,13 @@ bool message(object& m, LineOut& out, MessageFacts& facts) {
     for (auto fr : m) {
         field f;
         if (std::move(fr).get(f)) return false;
-        // The key's raw text and its closing quote (the padding makes reading past it safe);
-        // memcmp of a constant length compiles to a load and a compare.
+        // The key's raw text and its closing quote (the padding makes reading past it safe).
         const char* key = f.key().raw();
-        int which = std::memcmp(key, "role\"", 5) == 0      ? 0
-                    : std::memcmp(key, "content\"", 8) == 0 ? 1
-                    : std::memcmp(key, "name\"", 5) == 0    ? 2
-                    : std::memcmp(key, "weight\"", 7) == 0  ? 3
-                                                            : -1;
+        int which = same_bytes(key, "role\"")      ? 0
+                    : same_bytes(key, "content\"") ? 1
+                    : same_bytes(key, "name\"")    ? 2
+                    : same_bytes(key, "weight\"")  ? 3
+                                                   : -1;
         if (which < 0 || (seen & (1u << which))) return false;  // another key, or a repeat
         seen |= 1u << which;
         value& v = f.value();
@@ -485,7 +501,7 @@ bool ChatFastPath::convert(std::string_view text, size_t capacity, std::string& 
     for (auto fr : top) {
         field f;
         if (std::move(fr).get(f)) return false;
-        if (seen || std::memcmp(f.key().raw(), "messages\"", 9) != 0) return false;
+        if (seen || !same_bytes(f.key().raw(), "messages\"")) return false;
         seen = true;
         array list;
         if (f.value().get_array().get(list)) return false;

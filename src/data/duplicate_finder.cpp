@@ -6,8 +6,8 @@
 // On x86-64 the library's run-time dispatch picks AVX2 or AVX-512 where the CPU has them: a
 // kilobyte line hashes 1.6x as fast as with the inlined build, which is SSE2 only there.
 #if defined(__x86_64__)
-#include <xxhash.h>
 #include <xxh_x86dispatch.h>
+#include <xxhash.h>
 #else
 #define XXH_INLINE_ALL
 #include <xxhash.h>

@@ -38,9 +38,13 @@ struct HugePageAllocator {
     T* allocate(size_t n);
     void deallocate(T* p, size_t n);
     template <class U>
-    bool operator==(const HugePageAllocator<U>&) const { return true; }
+    bool operator==(const HugePageAllocator<U>&) const {
+        return true;
+    }
     template <class U>
-    bool operator!=(const HugePageAllocator<U>&) const { return false; }
+    bool operator!=(const HugePageAllocator<U>&) const {
+        return false;
+    }
 };
 
 class DuplicateFinder {
