@@ -16,31 +16,17 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_common.h"
 #include "common/error.h"
 #include "model/lora.h"
 #include "model/loader.h"
 #include "model/peft_adapter.h"
 #include "train/train_config.h"
+#include "train/trainer.h"
 
 namespace {
 
 using namespace llmtune;
-
-// The LoraConfig the trainer builds from a training config (mirrors lora_config_of in
-// src/train/trainer.cpp: short target names name the *_proj modules; adapters are f32).
-model::LoraConfig lora_config_from(const train::TrainConfig& c) {
-    model::LoraConfig l;
-    l.r = c.lora.r;
-    l.alpha = c.lora.alpha;
-    l.dropout = c.lora.dropout;
-    l.use_rslora = c.lora.use_rslora;
-    l.target_modules.clear();
-    for (const auto& t : c.lora.target_modules)
-        l.target_modules.push_back(
-            t == "all-linear" || t.find("_proj") != std::string::npos ? t : t + "_proj");
-    l.dtype = torch::kFloat32;
-    return l;
-}
 
 void init_adapter(const std::string& config_path, const std::string& out_dir) {
     const train::TrainConfig c = train::load_train_config(config_path);
@@ -48,39 +34,16 @@ void init_adapter(const std::string& config_path, const std::string& out_dir) {
         throw_invalid(config_path + ": training.method is '" + c.training.method + "', not lora");
     model::LoadOptions lo;  // f32 on the CPU: the draw does not depend on either
     auto lm = model::load_causal_lm(c.model.path, lo);
-    const auto cfg = lora_config_from(c);
+    const auto cfg = train::lora_config_of(c);
     model::apply_lora(lm, cfg, c.training.seed);
     model::save_peft_adapter(out_dir, lm, cfg, c.model.path);
     std::printf("{\"adapter\":\"%s\",\"seed\":%llu}\n", out_dir.c_str(),
                 static_cast<unsigned long long>(c.training.seed));
 }
 
-std::vector<int64_t> parse_ids(const std::string& text) {
-    std::vector<int64_t> ids;
-    size_t pos = 0;
-    while (pos <= text.size()) {
-        const size_t comma = text.find(',', pos);
-        const std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos
-                                                                              : comma - pos);
-        size_t used = 0;
-        long long v = -1;
-        try {
-            v = std::stoll(item, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (item.empty() || used != item.size() || v < 0)
-            throw_invalid("--ids: '" + item + "' is not a token id");
-        ids.push_back(v);
-        if (comma == std::string::npos) break;
-        pos = comma + 1;
-    }
-    return ids;
-}
-
 void logits(const std::string& model_dir, const std::string& adapter, const std::string& ids_text,
             const std::string& device, const std::string& dtype, const std::string& out) {
-    const auto ids = parse_ids(ids_text);
+    const auto ids = cli::parse_id_list(ids_text, "--ids");
     model::LoadOptions lo;
     lo.dtype = model::parse_dtype(dtype);
     lo.device = model::parse_device(device);

@@ -27,10 +27,6 @@ namespace fs = std::filesystem;
 
 namespace llmtune::train {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
 model::LoraConfig lora_config_of(const TrainConfig& c) {
     model::LoraConfig l;
     l.r = c.lora.r;
@@ -44,6 +40,10 @@ model::LoraConfig lora_config_of(const TrainConfig& c) {
     l.dtype = torch::kFloat32;  // adapters stay f32 on a bf16 base
     return l;
 }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
 
 // The trained weights, by name, that the optimizer updates.
 model::NamedTensors trainable_parameters(model::CausalLM& lm, bool lora) {

@@ -37,6 +37,7 @@
 #include <string>
 
 #include "common/json_file.h"
+#include "model/lora.h"
 #include "train/gradient_sync.h"
 #include "train/train_config.h"
 
@@ -63,6 +64,10 @@ struct TrainResult {
     std::string output_dir;
     std::string last_checkpoint;  // the final checkpoint's directory
 };
+
+// The adapters a LoRA config trains: short target names (q, k, ..., down) name the *_proj
+// modules; the adapters are f32 whatever the base's dtype.
+model::LoraConfig lora_config_of(const TrainConfig& c);
 
 // Runs (or resumes) the job. Errors: invalid_input for bad config or data, conflict when
 // output.dir already holds a run and resume is off (or the checkpoint's settings differ),
