@@ -43,7 +43,7 @@ long hex4(std::string_view raw, size_t i) {
 }
 
 // A code point as canonical JSON string content (as canonical_record.cpp writes it) at `o`;
-// returns the end. At most 6 bytes, never more than the \\uXXXX escape it came from.
+// returns the end. At most 6 bytes, never more than the \uXXXX escape it came from.
 char* put_code_point(uint32_t cp, char* o) {
     static const char hex[] = "0123456789abcdef";
     auto two = [&](char e) {
@@ -233,11 +233,6 @@ __attribute__((target("avx2,bmi"))) size_t find_rewrite_avx2(std::string_view ra
     return find_rewrite_sse2(raw, i);
 }
 
-size_t find_rewrite(std::string_view raw, size_t from) {
-    static const bool avx2 = __builtin_cpu_supports("avx2");
-    return avx2 ? find_rewrite_avx2(raw, from) : find_rewrite_sse2(raw, from);
-}
-
 // The bytes a canonical escape's backslash may be followed by (" \\ n t r b f), each at its
 // own index of a 128-byte table; every other index holds a byte that differs from it.
 struct CanonicalFollowers {
@@ -279,32 +274,46 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi,bmi,bmi2"))) size_t copy_unti
     return n;
 }
 
+EscapeScan best_scan() {
+    if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi"))
+        return EscapeScan::avx512;
+    return __builtin_cpu_supports("avx2") ? EscapeScan::avx2 : EscapeScan::sse2;
+}
+#else
+EscapeScan best_scan() {
+    return EscapeScan::sse2;
+}
+#endif
+
+EscapeScan g_scan = best_scan();
+
 // Copies raw[from, i) to `dst` and returns i, the first backslash at or after `from` that
 // starts anything but a canonical escape (raw.size() when there is none). `dst` has room for
 // raw.size() - from bytes.
 size_t copy_until_rewrite(std::string_view raw, size_t from, char* dst) {
-    static const bool avx512 =
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi");
-    if (avx512) return copy_until_rewrite_avx512(raw, from, dst);
-    size_t i = find_rewrite(raw, from);
-    if (i == std::string_view::npos) i = raw.size();
-    std::memcpy(dst, raw.data() + from, i - from);
-    return i;
-}
-#else
-size_t find_rewrite(std::string_view raw, size_t from) {
-    return find_rewrite_sse2(raw, from);
-}
-
-size_t copy_until_rewrite(std::string_view raw, size_t from, char* dst) {
-    size_t i = find_rewrite(raw, from);
-    if (i == std::string_view::npos) i = raw.size();
-    std::memcpy(dst, raw.data() + from, i - from);
-    return i;
-}
+    size_t i;
+    switch (g_scan) {
+#if defined(__x86_64__) && defined(__GNUC__)
+        case EscapeScan::avx512:
+            return copy_until_rewrite_avx512(raw, from, dst);
+        case EscapeScan::avx2:
+            i = find_rewrite_avx2(raw, from);
+            break;
 #endif
+        default:
+            i = find_rewrite_sse2(raw, from);
+    }
+    if (i == std::string_view::npos) i = raw.size();
+    std::memcpy(dst, raw.data() + from, i - from);
+    return i;
+}
 
 }  // namespace
+
+EscapeScan use_escape_scan(EscapeScan scan) {
+    g_scan = std::min(scan, best_scan());
+    return g_scan;
+}
 
 char* write_canonical_string(std::string_view raw, char* out) {
     // Canonical escapes (\" \\ \b \f \n \r \t) stay in the runs copied as they are; only \/

@@ -56,4 +56,10 @@ bool append_canonical_string(std::string_view raw, std::string& out);
 // longer); returns its end, or nullptr where append_canonical_string returns false.
 char* write_canonical_string(std::string_view raw, char* out);
 
+// The vector code that checks strings for escapes to rewrite: the CPU's best by default.
+enum class EscapeScan { sse2, avx2, avx512 };
+// Uses `scan`, or the best the CPU has if that is less (for tests of every variant); returns the
+// one in use. Not thread-safe: call it before converting.
+EscapeScan use_escape_scan(EscapeScan scan);
+
 }  // namespace llmtune::data

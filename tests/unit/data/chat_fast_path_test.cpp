@@ -167,6 +167,8 @@ TEST(ChatFastPath, AgreesWithTheGeneralPathOnRandomAndMutatedRecords) {
     auto space = [&] { return rng() % 4 ? std::string() : pick({" ", "\t", "  ", "\r"}); };
     int accepted = 0, general_accepted = 0;
     for (int iter = 0; iter < 20000; ++iter) {
+        // Each vector variant of the escape scan in turn (those the CPU has).
+        use_escape_scan(static_cast<EscapeScan>(iter % 3));
         std::string r = space() + "{" + space() + "\"messages\"" + space() + ":" + space() + "[";
         int n = 1 + static_cast<int>(rng() % 4);
         for (int i = 0; i < n; ++i) {
@@ -205,6 +207,7 @@ TEST(ChatFastPath, AgreesWithTheGeneralPathOnRandomAndMutatedRecords) {
         accepted += agree(fp, r);
         general_accepted += general(r).has_value();
     }
+    use_escape_scan(EscapeScan::avx512);
     // The fast path must take nearly every record the general path takes (it refuses only
     // the extra and repeated keys here).
     std::fprintf(stderr, "fast path %d, general path %d records\n", accepted, general_accepted);
@@ -212,7 +215,10 @@ TEST(ChatFastPath, AgreesWithTheGeneralPathOnRandomAndMutatedRecords) {
     EXPECT_GT(accepted, general_accepted * 8 / 10);
 }
 
-TEST(ChatFastPath, CanonicalStringsAreWhatTheGeneralPathWrites) {
+namespace {
+
+// append_canonical_string against hand-written expectations, with the escape scan in use.
+void canonical_strings_check() {
     std::string out;
     EXPECT_TRUE(
         append_canonical_string(R"(a\/b\u00E9\uD83D\uDE00\u0008\u000a\u001b\u0022\u005c)", out));
@@ -237,5 +243,14 @@ TEST(ChatFastPath, CanonicalStringsAreWhatTheGeneralPathWrites) {
         out.clear();
         ASSERT_TRUE(append_canonical_string(raw, out));
         EXPECT_EQ(out, raw);
+    }
+}
+
+}  // namespace
+
+TEST(ChatFastPath, CanonicalStringsAreWhatTheGeneralPathWrites) {
+    for (EscapeScan scan : {EscapeScan::sse2, EscapeScan::avx2, EscapeScan::avx512}) {
+        SCOPED_TRACE(static_cast<int>(use_escape_scan(scan)));
+        canonical_strings_check();
     }
 }
