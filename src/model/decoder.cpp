@@ -3,9 +3,11 @@
 #include <cmath>
 #include <limits>
 
+#include "model/fused_norm_rope.h"
 #include "model/gemv.h"
 #include "model/inference_kernels.h"
 #include "model/layer_checkpoint.h"
+#include "model/swiglu.h"
 #include "model/torch_compat.h"
 
 namespace llmtune::model {
@@ -25,8 +27,16 @@ bool fused_inference(const torch::Tensor& x) {
 
 }  // namespace
 
+torch::ScalarType LinearImpl::adapter_compute_dtype(const torch::Tensor& x) const {
+    const auto adapter = lora_A->weight.scalar_type();
+    // As HF Trainer's bf16/fp16 autocast with PEFT: f32 adapters on a reduced-precision
+    // activation compute in the activation's dtype.
+    const bool reduced = x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf;
+    return reduced && adapter == torch::kFloat32 ? x.scalar_type() : adapter;
+}
+
 torch::Tensor LinearImpl::adapter_input(const torch::Tensor& x) const {
-    return lora_A ? x.to(lora_A->weight.scalar_type()) : torch::Tensor();
+    return lora_A ? x.to(adapter_compute_dtype(x)) : torch::Tensor();
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return forward_shared(x, {}); }
@@ -36,20 +46,24 @@ torch::Tensor LinearImpl::forward_shared(const torch::Tensor& x, const torch::Te
                  ? linear_single_row(x, weight, bias)
                  : torch::linear(x, weight, bias);
     if (!lora_A) return y;
-    // The LoRA term in the adapter dtype, cast back: (..., in) -> (..., r) -> (..., out).
+    // The LoRA term: (..., in) -> (..., r) -> (..., out), in the compute dtype
+    // (adapter_compute_dtype). With a bf16 base and f32 adapters that is bf16, as autocast
+    // runs PEFT: A and B are rounded to bf16 for the products (tiny tensors), x and the
+    // (..., out) term never get an f32 copy, and the gradients flow back through the casts to
+    // the f32 master weights. With an f32 base everything stays f32.
     // Dropout only where it can matter, training with gradients (PEFT's nn.Dropout in train
     // mode); generation and evaluation run without grad and see the deterministic adapter.
     // Each projection draws its own mask, also on a shared input (PEFT: one Dropout each).
-    auto xa = shared_xa.defined() && shared_xa.scalar_type() == lora_A->weight.scalar_type()
-                  ? shared_xa
-                  : adapter_input(x);
+    const auto dtype = adapter_compute_dtype(x);
+    auto xa = shared_xa.defined() && shared_xa.scalar_type() == dtype ? shared_xa : x.to(dtype);
     if (lora_dropout > 0 && is_training() &&
         (torch::GradMode::is_enabled() || in_checkpointed_forward()))
         xa = torch::dropout(xa, lora_dropout, /*train=*/true);
     // The scaling is folded into B (out, r) rather than applied to the (..., out) product: the
-    // same value up to f32 rounding, at a fraction of the elementwise work forward and back.
-    auto delta = torch::linear(torch::linear(xa, lora_A->weight), lora_B->weight * lora_scaling);
-    // Added in place, in f32 and rounded once to y's dtype (as PEFT's result + lora term, then
+    // same value up to rounding, at a fraction of the elementwise work forward and back.
+    auto delta = torch::linear(torch::linear(xa, lora_A->weight.to(dtype)),
+                               (lora_B->weight * lora_scaling).to(dtype));
+    // Added in place and rounded once to y's dtype (as PEFT's result + lora term, then
     // .to(result dtype)): no separate cast of the (..., out) term, no new tensor.
     return y.add_(delta);
 }
@@ -82,6 +96,9 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, torch::TensorOptions options)
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
     if (fused_inference(x) && x.scalar_type() == weight.scalar_type())
         return rms_norm_inference(x, weight, eps);
+    // bf16: one fused pass forward and back (model/fused_norm_rope.h); f32 keeps the chain.
+    if (x.scalar_type() == torch::kBFloat16 && fused_rms_norm_supports(x, weight))
+        return fused_rms_norm(x, weight, eps);
     auto xf = x.to(torch::kFloat32);
     auto normed = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
     return weight * normed.to(x.scalar_type());
@@ -113,10 +130,16 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
         k = k_norm(k);
     }
     const bool fused = fused_inference(x);
-    q = fused ? rope_inference(q.transpose(1, 2), cos, sin)
-              : Rope::apply(q.transpose(1, 2), cos, sin);  // (B, nh, T, hd)
-    k = fused ? rope_inference(k.transpose(1, 2), cos, sin)
-              : Rope::apply(k.transpose(1, 2), cos, sin);  // (B, nkv, T, hd)
+    // Without grad: the inference kernel; bf16 with grad: the fused Function (one pass each
+    // way, model/fused_norm_rope.h); f32: the unfused expression.
+    auto rope = [&](const torch::Tensor& t) {
+        if (fused) return rope_inference(t, cos, sin);
+        if (t.scalar_type() == torch::kBFloat16 && fused_rope_supports(t, cos, sin))
+            return fused_rope(t, cos, sin);
+        return Rope::apply(t, cos, sin);
+    };
+    q = rope(q.transpose(1, 2));  // (B, nh, T, hd)
+    k = rope(k.transpose(1, 2));  // (B, nkv, T, hd)
     v = v.transpose(1, 2);
     if (cache) std::tie(k, v) = cache->append(layer, k, v);  // (B, nkv, S, hd)
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd_));
@@ -141,7 +164,9 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
     const auto xa = shared_adapter_input(x, {gate_proj.get(), up_proj.get()});
     // (B, T, I) -> (B, T, H)
     auto gate = gate_proj->forward_shared(x, xa), up = up_proj->forward_shared(x, xa);
-    return down_proj(torch::silu(gate) * up);
+    // bf16: one fused pass forward and back (model/swiglu.h); f32 keeps the unfused pair.
+    const bool fused = gate.scalar_type() == torch::kBFloat16 && swiglu_supports(gate, up);
+    return down_proj(fused ? swiglu(gate, up) : torch::silu(gate) * up);
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& cfg, torch::TensorOptions options) {

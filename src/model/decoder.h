@@ -21,18 +21,25 @@ struct LoraConfig;  // model/lora.h
 // that loading a 1B model does not first pay for a random init.
 //
 // Optionally carries a LoRA adapter (model/lora.h): submodules lora_A (r, in) and lora_B
-// (out, r), and then y += (dropout(x) A^T B^T) * lora_scaling, computed in the adapter dtype.
+// (out, r), and then y += (dropout(x) A^T B^T) * lora_scaling, computed in
+// adapter_compute_dtype(x).
 class LinearImpl : public torch::nn::Module {
   public:
     LinearImpl(int64_t in, int64_t out, bool bias, torch::TensorOptions options);
     torch::Tensor forward(const torch::Tensor& x);
     // forward, with `xa` = adapter_input(x) already computed: projections that read the same
-    // input (q/k/v, gate/up) share one cast of it to the adapter dtype, so the forward casts
-    // it once and autograd keeps one copy (its gradient is summed in the adapter dtype and
-    // cast back once). An `xa` of another dtype (or undefined) is recast here.
+    // input (q/k/v, gate/up) share one cast of it to the compute dtype, so the forward casts
+    // it once and autograd keeps one copy (its gradient is summed in that dtype and cast back
+    // once). An `xa` of another dtype (or undefined) is recast here.
     torch::Tensor forward_shared(const torch::Tensor& x, const torch::Tensor& xa);
-    // x in the adapter dtype (x itself when the dtypes agree); undefined without an adapter.
+    // x in the adapter's compute dtype (x itself when the dtypes agree); undefined without an
+    // adapter.
     torch::Tensor adapter_input(const torch::Tensor& x) const;
+    // The dtype the LoRA term is computed in: the adapter dtype, except that f32 adapters on
+    // a bf16 or f16 input compute in the input's dtype, as under HF Trainer's bf16/fp16
+    // autocast (the f32 weights are the master copy; gradients reach them through the cast).
+    // Requires an adapter.
+    torch::ScalarType adapter_compute_dtype(const torch::Tensor& x) const;
     torch::Tensor weight, bias;
 
     // Registers lora_A (Kaiming-uniform, a = sqrt(5), drawn in f32 from `gen`) and lora_B

@@ -4,7 +4,9 @@
 // and B (out, r) registered as the submodules `lora_A` and `lora_B` of the LinearImpl, so that
 // named_parameters() yields "model.layers.0.self_attn.q_proj.lora_A.weight": PEFT's saved key
 // minus its "base_model.model." prefix. The LoRA term is computed in the adapter dtype (f32 by
-// default) and cast back to x's dtype, so a bf16 base can carry f32 adapters.
+// default) and added to the base output in x's dtype, so a bf16 base can carry f32 adapters;
+// f32 adapters on a bf16 input compute in bf16, as under autocast
+// (LinearImpl::adapter_compute_dtype).
 //
 // Legend for shape comments: r rank, in / out the projection's input / output features.
 #pragma once

@@ -5,12 +5,15 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include "model/fused_softmax.h"
+
 namespace llmtune::model::compat {
 
 // Grouped-query softmax attention.
 //   q: (B, nh, T, hd)   k, v: (B, nkv, S, hd) with nh = g * nkv
 //   bias: additive, broadcastable to (B, 1, T, S), or undefined for no mask
-// Returns (B, nh, T, hd). Softmax runs in float32, as transformers' eager attention does.
+// Returns (B, nh, T, hd). Softmax runs in float32, as transformers' eager attention does
+// (fused for bf16 under torch < 2.1: model/fused_softmax.h).
 inline torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k,
                                        const torch::Tensor& v, const torch::Tensor& bias,
                                        double scale) {
@@ -34,7 +37,13 @@ inline torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tens
     // Fold the g query heads that share a key head into the row dimension, so keys and values
     // are read once per group instead of being copied g times.
     auto qg = q.reshape({b, nkv, g * t, hd});
-    auto scores = torch::matmul(qg, k.transpose(-2, -1)).mul_(scale);  // (B, nkv, g*T, S)
+    auto scores = torch::matmul(qg, k.transpose(-2, -1));  // (B, nkv, g*T, S)
+    // bf16: scale, bias and softmax in one pass with f32 arithmetic (model/fused_softmax.h),
+    // instead of an f32 copy of the scores and a cast back. f32 keeps the unfused chain.
+    if (q.scalar_type() == torch::kBFloat16 && scaled_masked_softmax_supports(scores, bias, t))
+        return torch::matmul(scaled_masked_softmax(scores, bias, t, scale), v)
+            .view({b, nh, t, hd});
+    scores.mul_(scale);
     if (bias.defined())
         scores = (scores.view({b, nkv, g, t, s}) + bias.unsqueeze(1)).view({b, nkv, g * t, s});
     auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());

@@ -11,6 +11,7 @@
 #include <torch/csrc/autograd/functions/accumulate_grad.h>
 
 #include "model/lora.h"
+#include "model/swiglu.h"
 #include "unit/model/lora_test_helpers.h"
 
 namespace llmtune::model {
@@ -34,6 +35,11 @@ CausalLM bf16_lora_model() {
 void zero_grads(CausalLM& lm) {
     for (auto& p : lm->parameters())
         if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+}
+
+// A fixed, non-uniform weighting of an output for a scalar objective.
+torch::Tensor weights_of(const torch::Tensor& out) {
+    return torch::linspace(-1, 1, out.numel()).view(out.sizes());
 }
 
 // The gradient of `loss(x)` with respect to every adapter and to x, from a fresh leaf x.
@@ -81,7 +87,7 @@ TEST(LoraSpeed, MlpSharedInputMatchesPerProjectionPath) {
     auto x0 = torch::randn({2, 5, h}).to(torch::kBFloat16);  // (B, T, H)
     auto shared = grads_of(lm, x0, [&](const torch::Tensor& x) { return mlp.forward(x); });
     auto plain = grads_of(lm, x0, [&](const torch::Tensor& x) {
-        return mlp.down_proj(torch::silu(mlp.gate_proj(x)) * mlp.up_proj(x));
+        return mlp.down_proj(swiglu(mlp.gate_proj(x), mlp.up_proj(x)));  // bf16: fused
     });
     expect_same(shared, plain);
 }
@@ -94,7 +100,7 @@ TEST(LoraSpeed, QkvSharedInputMatchesPerProjectionPath) {
     auto x0 = torch::randn({2, 5, h}).to(torch::kBFloat16);  // (B, T, H)
     auto shared = grads_of(lm, x0, [&](const torch::Tensor& x) {
         auto xa = attn.q_proj->adapter_input(x);
-        EXPECT_EQ(xa.scalar_type(), torch::kFloat32);
+        EXPECT_EQ(xa.scalar_type(), torch::kBFloat16);  // f32 adapters compute in bf16
         return torch::cat({attn.q_proj->forward_shared(x, xa), attn.k_proj->forward_shared(x, xa),
                            attn.v_proj->forward_shared(x, xa)},
                           -1);
@@ -110,9 +116,42 @@ TEST(LoraSpeed, SharedInputOfAnotherDtypeIsRecast) {
     auto& q = *lm->model->layers->ptr<DecoderLayerImpl>(0)->self_attn->q_proj;
     torch::NoGradGuard g;
     auto x = torch::randn({1, 3, lm->config().hidden_size}).to(torch::kBFloat16);
-    // A bf16 "shared" input (the wrong dtype for f32 adapters) and none at all: both recast.
-    EXPECT_TRUE(torch::equal(q.forward_shared(x, x), q.forward(x)));
+    // An f32 "shared" input (the wrong dtype: f32 adapters on a bf16 input compute in bf16)
+    // and none at all: both recast.
+    EXPECT_TRUE(torch::equal(q.forward_shared(x, x.to(torch::kFloat32)), q.forward(x)));
     EXPECT_TRUE(torch::equal(q.forward_shared(x, {}), q.forward(x)));
+}
+
+// f32 adapters on a bf16 base compute the LoRA term as autocast does: A and B (scaling folded
+// in) rounded to bf16, bf16 products, added to the bf16 base output; the gradients reach the
+// f32 master weights in f32. An f32 base computes everything in f32 as before.
+TEST(LoraSpeed, F32AdaptersOnABf16BaseComputeInBf16) {
+    for (auto base : {torch::kBFloat16, torch::kFloat32}) {
+        auto lm = make(tiny(), base);
+        LoraConfig cfg;
+        cfg.r = 4;
+        cfg.alpha = 8;
+        cfg.target_modules = {"all-linear"};
+        apply_lora(lm, cfg, 3);
+        randomize_b(lm);
+        auto& q = *lm->model->layers->ptr<DecoderLayerImpl>(0)->self_attn->q_proj;
+        EXPECT_EQ(q.adapter_compute_dtype(torch::ones({1}, base)), base);
+        torch::manual_seed(9);
+        auto x = torch::randn({2, 3, lm->config().hidden_size}).to(base);  // (B, T, H)
+        auto y = q.forward(x);
+        torch::Tensor expected;
+        {
+            torch::NoGradGuard g;
+            auto a = q.lora_A->weight.to(base), b = (q.lora_B->weight * q.lora_scaling).to(base);
+            expected = torch::linear(x, q.weight, q.bias).add_(
+                torch::linear(torch::linear(x, a), b));
+        }
+        EXPECT_TRUE(torch::equal(y.detach(), expected)) << c10::toString(base);
+        (y.to(torch::kFloat32) * weights_of(y)).sum().backward();
+        EXPECT_EQ(q.lora_A->weight.grad().scalar_type(), torch::kFloat32);
+        EXPECT_EQ(q.lora_B->weight.grad().scalar_type(), torch::kFloat32);
+        EXPECT_GT(q.lora_A->weight.grad().abs().max().item<double>(), 0.0);
+    }
 }
 
 // Walks the autograd graph of a training loss: every leaf it reaches is an adapter, so no
