@@ -37,7 +37,7 @@ constexpr EntryLess entry_less;
 
 // Sorts `v` by entry_less, using `tmp` as scratch. The hashes are uniform, so one counting pass
 // on the top 16 bits of hi scatters the entries into buckets of a few entries each, which are
-// then sorted on their own: about a third of std::sort's time on a full buffer.
+// then sorted on their own: about a quarter of std::sort's time on a full buffer.
 void sort_entries(DuplicateFinder::Entries& v, DuplicateFinder::Entries& tmp) {
     constexpr int kBits = 16;
     if (v.size() < (size_t(1) << 12)) {
