@@ -18,7 +18,9 @@ using simd::put;
 using simd::vget;
 using simd::vput;
 
-bool use_avx512() { return simd::cpu_has_avx512() && !detail::scalar_kernels_forced(); }
+bool use_avx512() {
+    return simd::cpu_has_avx512() && !detail::scalar_kernels_forced();
+}
 
 // ---- RMSNorm: per row of H, r = rsqrt(mean(x^2) + eps), y = w * x * r ----
 
@@ -61,8 +63,8 @@ void rms_backward_row_scalar(const T* x, const T* w, const T* dy, T* dx, int64_t
 }
 
 template <typename T>
-LLMTUNE_AVX512 void rms_backward_row_avx512(const T* x, const T* w, const T* dy, T* dx,
-                                            int64_t h, float r) {
+LLMTUNE_AVX512 void rms_backward_row_avx512(const T* x, const T* w, const T* dy, T* dx, int64_t h,
+                                            float r) {
     __m512 dot = _mm512_setzero_ps();
     for (int64_t j = 0; j < h; j += 16) {
         const int64_t n = std::min<int64_t>(16, h - j);
@@ -78,8 +80,8 @@ LLMTUNE_AVX512 void rms_backward_row_avx512(const T* x, const T* w, const T* dy,
 }
 
 template <typename T>
-void rms_forward(const torch::Tensor& x, const torch::Tensor& w, torch::Tensor& y,
-                 torch::Tensor& r, float eps) {
+void rms_forward(const torch::Tensor& x, const torch::Tensor& w, torch::Tensor& y, torch::Tensor& r,
+                 float eps) {
     const int64_t h = x.size(-1), rows = x.numel() / h;
     const T* xp = x.data_ptr<T>();
     const T* wp = w.data_ptr<T>();
@@ -260,8 +262,8 @@ bool fused_rope_supports(const torch::Tensor& x, const torch::Tensor& cos,
     if (x.size(3) % 2 != 0) return false;
     for (const auto* c : {&cos, &sin})
         if (!c->defined() || c->dim() != 4 || c->scalar_type() != x.scalar_type() ||
-            c->requires_grad() || (c->size(0) != 1 && c->size(0) != x.size(0)) ||
-            c->size(1) != 1 || c->size(2) != x.size(2) || c->size(3) != x.size(3))
+            c->requires_grad() || (c->size(0) != 1 && c->size(0) != x.size(0)) || c->size(1) != 1 ||
+            c->size(2) != x.size(2) || c->size(3) != x.size(3))
             return false;
     return true;
 }

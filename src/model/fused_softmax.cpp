@@ -17,8 +17,12 @@ namespace detail {
 namespace {
 std::atomic<bool> g_force_scalar{false};
 }
-void force_scalar_kernels(bool on) { g_force_scalar = on; }
-bool scalar_kernels_forced() { return g_force_scalar; }
+void force_scalar_kernels(bool on) {
+    g_force_scalar = on;
+}
+bool scalar_kernels_forced() {
+    return g_force_scalar;
+}
 }  // namespace detail
 
 namespace {
@@ -102,7 +106,9 @@ LLMTUNE_AVX512 void backward_row_avx512(const T* p, const T* dp, T* ds, int64_t 
     }
 }
 
-bool use_avx512() { return simd::cpu_has_avx512() && !detail::scalar_kernels_forced(); }
+bool use_avx512() {
+    return simd::cpu_has_avx512() && !detail::scalar_kernels_forced();
+}
 
 // rows = numel / S, R rows per batch element; bias (Bb, T, S) f32 contiguous or undefined.
 template <typename T>
@@ -148,9 +154,8 @@ void softmax_backward(const torch::Tensor& p, const torch::Tensor& dp, torch::Te
 struct ScaledMaskedSoftmax : public torch::autograd::Function<ScaledMaskedSoftmax> {
     // scores contiguous bf16/f32; bias (Bb, T, S) f32 contiguous, or empty for none (apply
     // takes no undefined tensors).
-    static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
-                                 const torch::Tensor& scores, const torch::Tensor& bias,
-                                 int64_t t, double scale) {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& scores,
+                                 const torch::Tensor& bias, int64_t t, double scale) {
         auto out = torch::empty_like(scores);
         if (scores.scalar_type() == torch::kBFloat16)
             softmax_forward<at::BFloat16>(scores, bias, out, t, static_cast<float>(scale));

@@ -14,10 +14,9 @@
 namespace llmtune::model::simd {
 
 inline bool cpu_has_avx512() {
-    static const bool yes = __builtin_cpu_supports("avx512f") &&
-                            __builtin_cpu_supports("avx512bw") &&
-                            __builtin_cpu_supports("avx512vl") &&
-                            __builtin_cpu_supports("avx512dq");
+    static const bool yes =
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     return yes;
 }
 
@@ -76,10 +75,18 @@ LLMTUNE_AVX512 inline __m512 exp(__m512 x) {
 
 // Element access in f32 for the two dtypes the kernels take, scalar (get/put) and 16 lanes
 // (vget/vput, the first n lanes; the others read as 0 and are not written).
-inline float get(const float* p, int64_t j) { return p[j]; }
-inline float get(const c10::BFloat16* p, int64_t j) { return static_cast<float>(p[j]); }
-inline void put(float* p, int64_t j, float v) { p[j] = v; }
-inline void put(c10::BFloat16* p, int64_t j, float v) { p[j] = static_cast<c10::BFloat16>(v); }
+inline float get(const float* p, int64_t j) {
+    return p[j];
+}
+inline float get(const c10::BFloat16* p, int64_t j) {
+    return static_cast<float>(p[j]);
+}
+inline void put(float* p, int64_t j, float v) {
+    p[j] = v;
+}
+inline void put(c10::BFloat16* p, int64_t j, float v) {
+    p[j] = static_cast<c10::BFloat16>(v);
+}
 LLMTUNE_AVX512 inline __m512 vget(const float* p, int64_t j, int64_t n) {
     return load_f32(p + j, n);
 }

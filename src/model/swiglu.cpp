@@ -43,8 +43,7 @@ LLMTUNE_AVX512 void forward_avx512(const T* g, const T* u, T* out, int64_t begin
 
 // With s = sigmoid(g): d up = d out * g s; d gate = d out * u * s (1 + g (1 - s)).
 template <typename T>
-void backward_scalar(const T* g, const T* u, const T* d, T* dg, T* du, int64_t begin,
-                     int64_t end) {
+void backward_scalar(const T* g, const T* u, const T* d, T* dg, T* du, int64_t begin, int64_t end) {
     for (int64_t j = begin; j < end; ++j) {
         const float x = get(g, j), s = 1.0f / (1.0f + std::exp(-x)), dj = get(d, j);
         put(du, j, dj * x * s);
@@ -53,8 +52,8 @@ void backward_scalar(const T* g, const T* u, const T* d, T* dg, T* du, int64_t b
 }
 
 template <typename T>
-LLMTUNE_AVX512 void backward_avx512(const T* g, const T* u, const T* d, T* dg, T* du,
-                                    int64_t begin, int64_t end) {
+LLMTUNE_AVX512 void backward_avx512(const T* g, const T* u, const T* d, T* dg, T* du, int64_t begin,
+                                    int64_t end) {
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int64_t j = begin; j < end; j += 16) {
         const int64_t n = std::min<int64_t>(16, end - j);
@@ -65,7 +64,9 @@ LLMTUNE_AVX512 void backward_avx512(const T* g, const T* u, const T* d, T* dg, T
     }
 }
 
-bool use_avx512() { return simd::cpu_has_avx512() && !detail::scalar_kernels_forced(); }
+bool use_avx512() {
+    return simd::cpu_has_avx512() && !detail::scalar_kernels_forced();
+}
 
 constexpr int64_t kGrain = 1 << 14;  // elements per parallel task
 

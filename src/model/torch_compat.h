@@ -41,8 +41,7 @@ inline torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tens
     // bf16: scale, bias and softmax in one pass with f32 arithmetic (model/fused_softmax.h),
     // instead of an f32 copy of the scores and a cast back. f32 keeps the unfused chain.
     if (q.scalar_type() == torch::kBFloat16 && scaled_masked_softmax_supports(scores, bias, t))
-        return torch::matmul(scaled_masked_softmax(scores, bias, t, scale), v)
-            .view({b, nh, t, hd});
+        return torch::matmul(scaled_masked_softmax(scores, bias, t, scale), v).view({b, nh, t, hd});
     scores.mul_(scale);
     if (bias.defined())
         scores = (scores.view({b, nkv, g, t, s}) + bias.unsqueeze(1)).view({b, nkv, g * t, s});

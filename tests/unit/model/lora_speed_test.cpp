@@ -143,8 +143,8 @@ TEST(LoraSpeed, F32AdaptersOnABf16BaseComputeInBf16) {
         {
             torch::NoGradGuard g;
             auto a = q.lora_A->weight.to(base), b = (q.lora_B->weight * q.lora_scaling).to(base);
-            expected = torch::linear(x, q.weight, q.bias).add_(
-                torch::linear(torch::linear(x, a), b));
+            expected =
+                torch::linear(x, q.weight, q.bias).add_(torch::linear(torch::linear(x, a), b));
         }
         EXPECT_TRUE(torch::equal(y.detach(), expected)) << c10::toString(base);
         (y.to(torch::kFloat32) * weights_of(y)).sum().backward();
