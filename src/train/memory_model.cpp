@@ -17,8 +17,9 @@ double kept_input(const MemoryShape& s, double in, std::initializer_list<const c
     for (const char* c : consumers)
         n += targeted(s.method, c) ? 1 : 0;
     if (n == 0) return 0;
-    // An f32 base: x.to(f32) is x itself, shared by the adapters. bf16: one f32 copy each.
-    return s.weight_bytes == 4 ? 4.0 * in : 4.0 * in * n;
+    // The adapters compute in the base dtype (bf16 as under autocast), so they share the one
+    // input tensor they read: f32 or bf16.
+    return static_cast<double>(s.weight_bytes) * in;
 }
 
 }  // namespace
@@ -29,23 +30,28 @@ double layer_activation_bytes_per_token(const MemoryShape& s, int64_t positions)
     const double q = static_cast<double>(c.q_dim()), kv = static_cast<double>(c.kv_dim());
     const double b = static_cast<double>(s.weight_bytes);
     const double t = static_cast<double>(positions);
-    double bytes = 2.0 * (4.0 * h + 4.0);        // two RMSNorms: f32 input + rsqrt
+    // A bf16 base: the fused Functions (model/fused_norm_rope, swiglu, fused_softmax) keep
+    // bf16 tensors and one f32 scale per normalized row; f32 keeps autograd's chain.
+    const bool fused = s.weight_bytes == 2;
+    double bytes = 2.0 * (fused ? 2.0 * h + 4.0 : 4.0 * h + 4.0);  // two RMSNorms: input + rsqrt
     if (!s.method.lora) bytes += 2.0 * 4.0 * h;  // + the normalized value for dW of the norm
     bytes += kept_input(s, h, {"q_proj", "k_proj", "v_proj"});
     bytes += kept_input(s, h, {"gate_proj", "up_proj"});
     bytes += kept_input(s, q, {"o_proj"});
     bytes += kept_input(s, i, {"down_proj"});
     bytes += b * (q + 2.0 * kv);  // q, k, v after RoPE
-    if (c.qk_norm) bytes += 4.0 * (q + kv) + b * (q + kv);
+    const double heads = static_cast<double>(c.num_attention_heads + c.num_key_value_heads);
+    if (c.qk_norm) bytes += fused ? 2.0 * (q + kv) + 4.0 * heads : 4.0 * (q + kv) + b * (q + kv);
+    // The softmax output: f32, or the fused softmax's bf16 probabilities.
     if (s.materialized_attention)
-        bytes += static_cast<double>(c.num_attention_heads) * t * (s.weight_bytes == 2 ? 6.0 : 4.0);
-    bytes += 3.0 * b * i;  // gate, SiLU(gate), up
+        bytes += static_cast<double>(c.num_attention_heads) * t * (fused ? 2.0 : 4.0);
+    bytes += (fused ? 2.0 : 3.0) * b * i;  // gate, up (and SiLU(gate) unfused)
     if (s.method.lora) {
         const double r = static_cast<double>(s.method.lora_r);
         bytes += 4.0 * r * static_cast<double>(s.method.lora_targets.size());
-        if (s.lora_dropout > 0)  // the dropout mask and output, f32, per adapter input
+        if (s.lora_dropout > 0)  // the dropout mask and output per adapter input, base dtype
             for (const auto& name : s.method.lora_targets)
-                bytes += 8.0 * (name == "o_proj" ? q : name == "down_proj" ? i : h);
+                bytes += 2.0 * b * (name == "o_proj" ? q : name == "down_proj" ? i : h);
     }
     return bytes;
 }
@@ -66,7 +72,8 @@ MemoryBreakdown estimate_memory(const MemoryShape& s) {
     const double tokens = static_cast<double>(s.batch_rows * s.positions);
     const double per_layer = layer_activation_bytes_per_token(s, s.positions) * tokens;
     // The final norm (f32 input, rsqrt; + normalized value when full) and its output.
-    const double final_norm = tokens * (4.0 * h + 4.0 + (s.method.lora ? 0.0 : 4.0 * h) + b * h);
+    const double final_norm = tokens * ((b == 2 ? 2.0 : 4.0) * h + 4.0 +
+                                        (s.method.lora ? 0.0 : 4.0 * h) + b * h);
     if (s.gradient_checkpointing)
         m.activations = layers * b * h * tokens + per_layer + final_norm;
     else

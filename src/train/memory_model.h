@@ -18,12 +18,15 @@
 // projection widths, nh heads, T the padded row length, b the base dtype's bytes):
 //
 //   each RMSNorm   its input in f32 (4H) and rsqrt (4); full fine-tuning also the normalized
-//                  value (4H) for the norm weight's gradient
-//   a projection   its input when its weight or adapter trains: once in f32 when the base is
-//                  f32; for a bf16 base each adapter keeps its own f32 copy (x.to(f32))
-//   attention      q, k, v after RoPE (b (q + 2kv)); the softmax output in f32 (4 nh T) and,
-//                  in bf16, its bf16 copy (2 nh T) -- the CPU build materializes T x T scores
-//   MLP            gate output, its SiLU, the up output (3 b I)
+//                  value (4H) for the norm weight's gradient. A bf16 base (LoRA) runs the
+//                  fused RMSNorm: its bf16 input (2H) and one f32 scale per row (4)
+//   a projection   its input when its weight or adapter trains, once, in the base dtype (the
+//                  adapters of a bf16 base compute in bf16, as under autocast)
+//   attention      q, k, v after RoPE (b (q + 2kv)); the softmax output, f32 (4 nh T), or
+//                  the fused softmax's bf16 probabilities (2 nh T) for a bf16 base -- the CPU
+//                  build materializes T x T scores
+//   MLP            gate output, its SiLU, the up output (3 b I); the fused SwiGLU of a bf16
+//                  base keeps gate and up only (2 b I)
 //   LoRA           the (.., r) intermediate of each adapter (4r)
 //
 // With gradient checkpointing a layer keeps only its input (b H); backward recomputes one layer

@@ -137,14 +137,15 @@ TEST(MemoryModel, ActivationBytesPerTokenOfLlama32_1BFull) {
     EXPECT_DOUBLE_EQ(expected, 266248);
 }
 
-TEST(MemoryModel, LoraOnABf16BaseKeepsAnF32CopyPerAdapter) {
+TEST(MemoryModel, LoraOnABf16BaseKeepsTheFusedKernelsBf16Tensors) {
     auto s = shape(qwen25_05b(), lora(8, {"q_proj", "v_proj"}), 1, 256);
     s.weight_bytes = 2;
     const double h = 896, q = 896, kv = 128, i = 4864, nh = 14, t = 256;
-    // Norms; q and v each keep their own f32 input copy; no other projection trains; bf16
-    // q, k, v; softmax in f32 plus its bf16 copy; gate, SiLU, up in bf16; two r=8 outputs.
-    const double expected = 2 * (4 * h + 4) + 2 * 4 * h + 2 * (q + 2 * kv) + 6 * nh * t +
-                            3 * 2 * i + 2 * 4 * 8;
+    // Fused norms: bf16 input + one f32 scale each; q and v share their one bf16 input (the
+    // adapters compute in bf16); no other projection trains; bf16 q, k, v; the fused
+    // softmax's bf16 probabilities; the fused SwiGLU's gate and up in bf16; two r=8 outputs.
+    const double expected = 2 * (2 * h + 4) + 2 * h + 2 * (q + 2 * kv) + 2 * nh * t +
+                            2 * 2 * i + 2 * 4 * 8;
     EXPECT_DOUBLE_EQ(layer_activation_bytes_per_token(s, 256), expected);
 }
 
