@@ -110,7 +110,10 @@ MemoryBreakdown estimate_memory(const MemoryShape& s) {
     if (!s.method.lora) loss_saved += 4.0 * v * h;
     if (!s.method.lora && c.tie_word_embeddings) m.step_transient += 2.0 * 4.0 * v * h;
     const double persistent = m.runtime + m.dataset + m.weights + m.optimizer;
-    m.forward_peak = persistent + m.activations + m.loss_buffers + m.attention_transient;
+    // A layer's scores are freed when its attention returns, before the loss runs: the two
+    // transients never coexist, so the forward high point holds the larger of them.
+    m.forward_peak =
+        persistent + m.activations + std::max(m.loss_buffers, m.attention_transient);
     m.backward_peak = persistent + m.gradients + loss_saved + m.step_transient;
     if (s.eval_rows > 0) {
         const double et = static_cast<double>(s.eval_rows * s.eval_positions);

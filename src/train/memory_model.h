@@ -5,9 +5,9 @@
 // `llmtune bench device`). The gradients exist only from backward to the optimizer step
 // (zero_grad drops them), so a step has two high points:
 //
-//   end of forward    every tensor autograd saved for backward, the loss's buffers (the
-//                     lm_head gradient prepared in forward, one chunk of logits) and the
-//                     attention scores being built
+//   end of forward    every tensor autograd saved for backward, and the larger of the loss's
+//                     buffers (the lm_head gradient prepared in forward, one chunk of logits)
+//                     and one layer's attention scores being built (freed before the loss)
 //   end of backward   every gradient (f32), what the loss saved in forward (held until the
 //                     graph is released), the optimizer's temporaries and, for tied
 //                     embeddings under full fine-tuning, the dense embedding gradient and

@@ -155,6 +155,12 @@ TEST(MemoryModel, PersistentPartsOfQwen25_05B) {
     EXPECT_DOUBLE_EQ(f.weights, 4.0 * 494032768);
     EXPECT_DOUBLE_EQ(f.optimizer, 8.0 * 494032768);
     EXPECT_DOUBLE_EQ(f.gradients, 4.0 * 494032768);
+    // The end of forward holds the saved activations and the larger of the two transients
+    // (a layer's scores are freed before the loss chunks exist), not both.
+    ASSERT_GT(f.attention_transient, 0);
+    EXPECT_DOUBLE_EQ(f.forward_peak, f.runtime + f.dataset + f.weights + f.optimizer +
+                                         f.activations +
+                                         std::max(f.loss_buffers, f.attention_transient));
     s.method = lora(16);
     s.weight_bytes = 2;
     const MemoryBreakdown l = estimate_memory(s);
