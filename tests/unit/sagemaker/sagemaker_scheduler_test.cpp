@@ -253,7 +253,8 @@ TEST(SageMakerScheduler, CompletedJobUploadsCreatesFollowsAndFetchesTheModel) {
           "[info/message] SageMaker: Uploading the trained model (Uploading generated training model)",
           "[info/metrics] SageMaker metrics: train_loss=0.8125, valid_loss=0.9375, tokens_per_s=1912.5",
           "Fetched s3://llmtune-bucket/llmtune/jobs/ftjob-abc123/output/llmtune-ftjob-abc123/output/model.tar.gz into the model registry.",
-          "SageMaker billed 610 s on 1 x ml.g5.2xlarge: cost unknown (the hardware catalog has no price for aws-sagemaker/ml.g5.2xlarge).",
+          // 610 s at the catalog's 1.515 USD an hour (data/hardware_catalog.yaml).
+          "SageMaker billed 610 s on 1 x ml.g5.2xlarge: $0.2567.",
           "The job has successfully completed."})
         EXPECT_TRUE(has_event(ev, line)) << line << "\n--- events:\n" << ev;
     // Each transition once, although Training was answered twice.
