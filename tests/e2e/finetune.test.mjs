@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import OpenAI, { toFile } from 'openai';
 import { startServer, removeDir, call, tempDir, binary, repoRoot } from './server.mjs';
 
@@ -209,6 +209,9 @@ test('bad job requests answer with OpenAI error objects naming the parameter', a
   r = await post(fastJob({ llmtune: { method: 'qlora' } }));
   assert.equal(r.status, 400);
   assert.equal(r.json.error.param, 'llmtune.method');
+  r = await post(fastJob({ llmtune: { method: 'full', dtype: 'bf16' } }));  // bf16 is for LoRA's frozen base
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.param, 'llmtune.dtype');
   // The SDK raises typed errors with the status.
   await assert.rejects(client.fineTuning.jobs.retrieve('ftjob-' + 'Z'.repeat(24)), (e) => e.status === 404);
   const chatBad = await call(server, 'POST', '/v1/chat/completions', { key: server.adminKey, body: { model: 'tiny-llama', messages: [{ role: 'user', content: 'hi' }], temperature: 5 } });
@@ -217,6 +220,26 @@ test('bad job requests answer with OpenAI error objects naming the parameter', a
   const chatMissing = await call(server, 'POST', '/v1/chat/completions', { key: server.adminKey, body: { model: 'ft:nope::x', messages: [{ role: 'user', content: 'hi' }] } });
   assert.equal(chatMissing.status, 404);
   assert.equal(chatMissing.json.error.code, 'model_not_found');
+});
+
+test('a LoRA job on a bf16 base with checkpointing and accumulation trains with those settings', async () => {
+  const job = await client.fineTuning.jobs.create(fastJob({
+    llmtune: { method: 'lora', dtype: 'bf16', gradient_checkpointing: true, gradient_accumulation_steps: 2, max_steps: 3, max_seq_len: 64 },
+  }));
+  const done = await waitFor(job.id, ['succeeded', 'failed', 'cancelled'], 90000);
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  assert.equal(done.llmtune.dtype, 'bf16');
+  assert.equal(done.llmtune.gradient_checkpointing, true);
+  assert.equal(done.llmtune.gradient_accumulation_steps, 2);
+  // What the worker was given (docs/config.md keys).
+  const cfg = JSON.parse(readFileSync(join(server.dataDir, 'jobs', job.id, 'train_config.json'), 'utf8'));
+  assert.equal(cfg.model.dtype, 'bf16');
+  assert.equal(cfg.training.gradient_checkpointing, true);
+  assert.equal(cfg.training.gradient_accumulation_steps, 2);
+  // One metrics event per optimizer step (each of two micro-batches of 2 rows).
+  const events = await client.fineTuning.jobs.listEvents(job.id, { limit: 100 });
+  const steps = events.data.filter((e) => e.type === 'metrics');
+  assert.ok(steps.length >= 3, `${steps.length} metrics events`);
 });
 
 test('another project sees neither the job nor its model; deleting the model', async () => {
