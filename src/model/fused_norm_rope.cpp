@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "model/fused_softmax.h"  // detail::scalar_kernels_forced
+#include "model/fused_softmax.h"  // detail::use_avx512_kernels
 #include "model/simd_math.h"
 
 namespace llmtune::model {
@@ -17,10 +17,6 @@ using simd::get;
 using simd::put;
 using simd::vget;
 using simd::vput;
-
-bool use_avx512() {
-    return simd::cpu_has_avx512() && !detail::scalar_kernels_forced();
-}
 
 // ---- RMSNorm: per row of H, r = rsqrt(mean(x^2) + eps), y = w * x * r ----
 
@@ -87,7 +83,7 @@ void rms_forward(const torch::Tensor& x, const torch::Tensor& w, torch::Tensor& 
     const T* wp = w.data_ptr<T>();
     T* yp = y.data_ptr<T>();
     float* rp = r.data_ptr<float>();
-    const bool avx = use_avx512();
+    const bool avx = detail::use_avx512_kernels();
     at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i)
             rp[i] = avx ? rms_forward_row_avx512(xp + i * h, wp, yp + i * h, h, eps)
@@ -104,7 +100,7 @@ void rms_backward(const torch::Tensor& x, const torch::Tensor& w, const torch::T
     const T* dyp = dy.data_ptr<T>();
     T* dxp = dx.data_ptr<T>();
     const float* rp = r.data_ptr<float>();
-    const bool avx = use_avx512();
+    const bool avx = detail::use_avx512_kernels();
     at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
             if (avx)
@@ -196,7 +192,7 @@ void rope_run(const torch::Tensor& in, const torch::Tensor& cos, const torch::Te
     const T* cp = cos.data_ptr<T>();
     const T* sp = sin.data_ptr<T>();
     T* op = out.data_ptr<T>();
-    const bool avx = use_avx512();
+    const bool avx = detail::use_avx512_kernels();
     at::parallel_for(0, b * nh * t, 64, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
             const int64_t bi = i / (nh * t), hi = (i / t) % nh, ti = i % t;

@@ -23,6 +23,10 @@ void force_scalar_kernels(bool on) {
 bool scalar_kernels_forced() {
     return g_force_scalar;
 }
+
+bool use_avx512_kernels() {
+    return simd::cpu_has_avx512() && !scalar_kernels_forced();
+}
 }  // namespace detail
 
 namespace {
@@ -106,10 +110,6 @@ LLMTUNE_AVX512 void backward_row_avx512(const T* p, const T* dp, T* ds, int64_t 
     }
 }
 
-bool use_avx512() {
-    return simd::cpu_has_avx512() && !detail::scalar_kernels_forced();
-}
-
 // rows = numel / S, R rows per batch element; bias (Bb, T, S) f32 contiguous or undefined.
 template <typename T>
 void softmax_forward(const torch::Tensor& in, const torch::Tensor& bias, torch::Tensor& out,
@@ -119,7 +119,7 @@ void softmax_forward(const torch::Tensor& in, const torch::Tensor& bias, torch::
     T* op = out.data_ptr<T>();
     const float* bp = bias.numel() > 0 ? bias.data_ptr<float>() : nullptr;
     const bool bias_per_batch = bp && bias.size(0) > 1;
-    const bool avx = use_avx512();
+    const bool avx = detail::use_avx512_kernels();
     at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
         std::vector<float> buf(static_cast<size_t>(s));
         for (int64_t r = begin; r < end; ++r) {
@@ -140,7 +140,7 @@ void softmax_backward(const torch::Tensor& p, const torch::Tensor& dp, torch::Te
     const T* pp = p.data_ptr<T>();
     const T* dpp = dp.data_ptr<T>();
     T* dsp = ds.data_ptr<T>();
-    const bool avx = use_avx512();
+    const bool avx = detail::use_avx512_kernels();
     at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
         for (int64_t r = begin; r < end; ++r) {
             if (avx)

@@ -31,6 +31,9 @@ namespace detail {
 // For tests: run the portable (non-AVX-512) kernels even on an AVX-512 CPU.
 void force_scalar_kernels(bool on);
 bool scalar_kernels_forced();
+// Whether the fused kernels (softmax, SwiGLU, RMSNorm, RoPE) take their AVX-512 path: the CPU
+// has it and the tests have not forced the portable one.
+bool use_avx512_kernels();
 }  // namespace detail
 
 }  // namespace llmtune::model

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "model/fused_softmax.h"  // detail::scalar_kernels_forced
+#include "model/fused_softmax.h"  // detail::use_avx512_kernels
 #include "model/simd_math.h"
 
 namespace llmtune::model {
@@ -64,10 +64,6 @@ LLMTUNE_AVX512 void backward_avx512(const T* g, const T* u, const T* d, T* dg, T
     }
 }
 
-bool use_avx512() {
-    return simd::cpu_has_avx512() && !detail::scalar_kernels_forced();
-}
-
 constexpr int64_t kGrain = 1 << 14;  // elements per parallel task
 
 template <typename T>
@@ -75,7 +71,7 @@ void run_forward(const torch::Tensor& g, const torch::Tensor& u, torch::Tensor& 
     const T* gp = g.data_ptr<T>();
     const T* up = u.data_ptr<T>();
     T* op = out.data_ptr<T>();
-    const bool avx = use_avx512();
+    const bool avx = detail::use_avx512_kernels();
     at::parallel_for(0, g.numel(), kGrain, [&](int64_t begin, int64_t end) {
         if (avx)
             forward_avx512(gp, up, op, begin, end);
@@ -92,7 +88,7 @@ void run_backward(const torch::Tensor& g, const torch::Tensor& u, const torch::T
     const T* dp = d.data_ptr<T>();
     T* dgp = dg.data_ptr<T>();
     T* dup = du.data_ptr<T>();
-    const bool avx = use_avx512();
+    const bool avx = detail::use_avx512_kernels();
     at::parallel_for(0, g.numel(), kGrain, [&](int64_t begin, int64_t end) {
         if (avx)
             backward_avx512(gp, up, dp, dgp, dup, begin, end);
