@@ -235,6 +235,14 @@ pid_t rank_pid(pid_t launcher, int rank) {
     return -1;
 }
 
+// Waits up to 60 s for a run's first step in `events`; whether it came.
+bool wait_for_first_step(const std::string& events) {
+    const auto start = Clock::now();
+    while (losses_by_step(events).empty() && Clock::now() - start < std::chrono::seconds(60))
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return !losses_by_step(events).empty();
+}
+
 // Launches a long 2-rank run, waits for its first step, then does `hurt` to rank 1.
 void fault_test(int signal, const std::string& timeout_s, const std::string& expect_launcher,
                 const std::string& expect_rank0) {
@@ -247,11 +255,7 @@ void fault_test(int signal, const std::string& timeout_s, const std::string& exp
                    std::to_string(dist::testing::free_port()), "--timeout", timeout_s, "--grace",
                    "2", "--", "train", cfg},
                   f.d.path());
-    const auto start = Clock::now();
-    while (losses_by_step(f.d.file("out/events.jsonl")).empty() &&
-           Clock::now() - start < std::chrono::seconds(60))
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ASSERT_FALSE(losses_by_step(f.d.file("out/events.jsonl")).empty()) << test::read_file(bg.err);
+    ASSERT_TRUE(wait_for_first_step(f.d.file("out/events.jsonl"))) << test::read_file(bg.err);
     const pid_t victim = rank_pid(bg.pid, 1);
     ASSERT_GT(victim, 0);
     const auto hurt = Clock::now();
@@ -286,10 +290,7 @@ TEST(DistTrainFaults, SignalToTheLauncherCheckpointsEveryRankAtTheSameStep) {
                    std::to_string(dist::testing::free_port()), "--timeout", "60", "--", "train",
                    cfg},
                   f.d.path());
-    const auto start = Clock::now();
-    while (losses_by_step(f.d.file("out/events.jsonl")).empty() &&
-           Clock::now() - start < std::chrono::seconds(60))
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    wait_for_first_step(f.d.file("out/events.jsonl"));
     ::kill(bg.pid, SIGTERM);
     const int status = bg.wait(std::chrono::seconds(60));
     const std::string err = test::read_file(bg.err);
