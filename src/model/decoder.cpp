@@ -55,7 +55,8 @@ torch::Tensor LinearImpl::forward_shared(const torch::Tensor& x, const torch::Te
     // mode); generation and evaluation run without grad and see the deterministic adapter.
     // Each projection draws its own mask, also on a shared input (PEFT: one Dropout each).
     const auto dtype = adapter_compute_dtype(x);
-    auto xa = shared_xa.defined() && shared_xa.scalar_type() == dtype ? shared_xa : x.to(dtype);
+    auto xa =
+        shared_xa.defined() && shared_xa.scalar_type() == dtype ? shared_xa : adapter_input(x);
     if (lora_dropout > 0 && is_training() &&
         (torch::GradMode::is_enabled() || in_checkpointed_forward()))
         xa = torch::dropout(xa, lora_dropout, /*train=*/true);
